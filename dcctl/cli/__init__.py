@@ -1,0 +1,23 @@
+"""The ``dcctl`` command line: a thin layer over the library (one Typer group per module)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dcctl.cli import inventory_cmd
+from dcctl.cli.app import app
+
+app.add_typer(inventory_cmd.app)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code."""
+    try:
+        app(args=argv, prog_name="dcctl")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,171 @@
+"""``dcctl inventory``: validate, list, show and tree."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from dcctl.cli.state import OutputFormat, State
+from dcctl.errors import ExitCode, SelectionError
+from dcctl.inventory.diagnostics import did_you_mean
+from dcctl.inventory.loader import CheckResult, check_inventory
+from dcctl.inventory.views import host_record, host_settings, power_tree
+from dcctl.render.console import write_json, write_jsonl
+from dcctl.render.diagnostics import render_github, render_text, summary_line
+from dcctl.render.inventory import render_host_settings, render_host_table, render_power_tree
+
+app = typer.Typer(
+    name="inventory",
+    help="Check and explore the inventory: hosts, groups, racks, power.",
+    no_args_is_help=True,
+)
+
+
+class ValidateFormat(StrEnum):
+    """How validate reports problems."""
+
+    text = "text"
+    github = "github"
+    json = "json"
+
+
+def _summary_detail(result: CheckResult) -> str:
+    inv = result.inventory
+    if inv is None:
+        return ""
+    parts = [
+        f"{len(inv.hosts)} hosts",
+        f"{len(inv.groups)} groups",
+        f"{len(inv.racks)} racks",
+        f"{len(inv.pdus)} PDUs",
+        f"{len(inv.feeds)} feeds",
+    ]
+    return ", ".join(parts)
+
+
+def _result_json(result: CheckResult) -> dict[str, object]:
+    return {
+        "file": result.display,
+        "valid": not result.errors,
+        "errors": len(result.errors),
+        "warnings": len(result.warnings),
+        "hosts": len(result.inventory.hosts) if result.inventory else None,
+        "files": list(result.inventory.files) if result.inventory else None,
+        "diagnostics": [d.to_dict() for d in result.diagnostics],
+    }
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    files: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[FILE]...", help="Inventory files [default: the -i inventory]."),
+    ] = None,
+    fmt: Annotated[
+        ValidateFormat | None,
+        typer.Option(
+            "--format",
+            help="text, github (annotations; the default when GITHUB_ACTIONS=true) or json.",
+        ),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+) -> None:
+    """Check inventory files; exit 2 if any has an error (every error is reported at once)."""
+    state: State = ctx.obj
+    paths = files or [state.inventory_path()]
+    results = [check_inventory(path) for path in paths]
+    if fmt is None:
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            fmt = ValidateFormat.github
+        elif state.machine_output:
+            fmt = ValidateFormat.json
+        else:
+            fmt = ValidateFormat.text
+    if fmt is ValidateFormat.json:
+        records = [_result_json(r) for r in results]
+        if state.output is OutputFormat.jsonl:
+            write_jsonl(state.out, records)
+        else:
+            write_json(state.out, records if len(records) > 1 else records[0])
+    else:
+        for result in results:
+            if fmt is ValidateFormat.github:
+                render_github(state.out, result.diagnostics)
+            else:
+                render_text(state.out, result.diagnostics)
+            if not state.quiet or result.errors:
+                line = summary_line(result.display, result.diagnostics, _summary_detail(result))
+                style = "red" if result.errors else "green"
+                state.out.print(f"[{style}]{escape(line)}[/{style}]", soft_wrap=True)
+    failed = any(r.errors or (strict and r.warnings) for r in results)
+    if failed:
+        raise typer.Exit(int(ExitCode.INVALID_INPUT))
+
+
+@app.command("list")
+def list_hosts(
+    ctx: typer.Context,
+    limit: Annotated[
+        str | None,
+        typer.Option(
+            "-l", "--limit", metavar="PATTERN", help="Host selection, e.g. '@h100 - gpu005'."
+        ),
+    ] = None,
+    fold: Annotated[bool, typer.Option("--fold", help="Print only the folded host set.")] = False,
+) -> None:
+    """List hosts with address, transport, profile, rack, PDU and groups."""
+    state: State = ctx.obj
+    inventory = state.inventory()
+    selected = inventory.select(limit)
+    if fold:
+        state.out.file.write(f"{selected}\n")
+        return
+    records = [host_record(inventory, inventory.hosts[name]) for name in selected]
+    if state.output is OutputFormat.json:
+        write_json(state.out, records)
+    elif state.output is OutputFormat.jsonl:
+        write_jsonl(state.out, records)
+    else:
+        caption = None if state.quiet else f"{len(selected)} hosts: {selected}"
+        render_host_table(state.out, records, caption)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Argument(help="Host name.")],
+) -> None:
+    """Every resolved setting of one host and where it came from (file:line)."""
+    state: State = ctx.obj
+    inventory = state.inventory()
+    if host not in inventory.hosts:
+        raise SelectionError(f"unknown host '{host}'{did_you_mean(host, inventory.hosts)}")
+    rows = host_settings(inventory, inventory.hosts[host])
+    if state.machine_output:
+        data = {"host": host, "settings": rows}
+        if state.output is OutputFormat.jsonl:
+            write_jsonl(state.out, [{"host": host, **row} for row in rows])
+        else:
+            write_json(state.out, data)
+        return
+    render_host_settings(state.out, host, rows)
+
+
+@app.command()
+def tree(ctx: typer.Context) -> None:
+    """Site / room / row / rack / PDU / feed tree with nominal draw against budgets."""
+    state: State = ctx.obj
+    inventory = state.inventory()
+    view = power_tree(inventory)
+    if state.output is OutputFormat.jsonl:
+        write_jsonl(state.out, [view])
+        return
+    if state.output is OutputFormat.json:
+        write_json(state.out, view)
+        return
+    render_power_tree(state.out, view)

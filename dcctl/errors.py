@@ -1,0 +1,91 @@
+"""The one error tree of dcctl and the exit-code policy it maps to.
+
+Every error dcctl raises on purpose derives from :class:`DcctlError`. The CLI turns them into a
+message and an exit code in exactly one place (``dcctl.cli.app``); library code never exits.
+The policy is written down in ``docs/exit-codes.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dcctl.inventory.diagnostics import Diagnostic
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, one policy for every command (see docs/exit-codes.md)."""
+
+    OK = 0
+    FINDINGS = 1
+    INVALID_INPUT = 2
+    HOSTS_FAILED = 3
+    LOCKED = 4
+    INTERNAL = 70
+    INTERRUPTED = 130
+    PIPE_CLOSED = 141
+
+
+class DcctlError(Exception):
+    """Root of every error dcctl raises deliberately."""
+
+    exit_code: ExitCode = ExitCode.INVALID_INPUT
+
+
+class InputError(DcctlError):
+    """The user gave input dcctl cannot use: options, files, expressions."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+
+class InventoryError(InputError):
+    """An inventory failed to load; carries every diagnostic found in the pass."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], message: str | None = None) -> None:
+        self.diagnostics = list(diagnostics)
+        errors = [d for d in self.diagnostics if d.is_error]
+        super().__init__(message or f"inventory has {len(errors)} error(s)")
+
+
+class InventoryNotFoundError(InputError):
+    """No inventory file could be found."""
+
+
+class SelectionError(InputError):
+    """A host selection expression (``--limit``) is malformed or names unknown things."""
+
+
+class NodeSetError(InputError):
+    """A node-range pattern such as ``gpu[001-128]`` is malformed or too large."""
+
+
+class TransportError(DcctlError):
+    """Reaching or talking to a host failed."""
+
+    exit_code = ExitCode.HOSTS_FAILED
+
+
+class ProbeError(DcctlError):
+    """A probe could not run or its output could not be understood."""
+
+    exit_code = ExitCode.FINDINGS
+
+
+class PlanError(InputError):
+    """A planning problem is malformed or infeasible."""
+
+
+class SolverError(PlanError):
+    """The solver failed or returned no usable answer."""
+
+
+class PlaybookError(InputError):
+    """A playbook is malformed or cannot be applied."""
+
+
+class LockedError(DcctlError):
+    """Another dcctl run holds the lock this run needs."""
+
+    exit_code = ExitCode.LOCKED

@@ -1,0 +1,1 @@
+"""The inventory: hosts, groups, profiles and the physical/power tree, loaded from YAML."""

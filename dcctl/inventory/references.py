@@ -1,0 +1,44 @@
+"""Resolving host references written in racks, PDUs, domains and groups."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+
+from dcctl.errors import NodeSetError
+from dcctl.inventory.diagnostics import Diagnostics, Loc, did_you_mean
+from dcctl.model.nodeset import expand
+
+
+def expand_host_refs(
+    refs: Iterable[tuple[str, Loc]],
+    path: str,
+    known: Mapping[str, object] | set[str],
+    diags: Diagnostics,
+    *,
+    allow_globs: bool = False,
+) -> list[str]:
+    """Expand patterns to host names, reporting unknown hosts and empty globs at each entry.
+
+    Returns the known names, in order and without duplicates.
+    """
+    out: dict[str, None] = {}
+    for text, loc in refs:
+        try:
+            names = expand(text)
+        except NodeSetError as exc:
+            diags.error(loc, path, str(exc))
+            continue
+        if allow_globs and any(c in text for c in "*?"):
+            matched = [h for pat in names for h in known if fnmatch.fnmatchcase(h, pat)]
+            if not matched:
+                diags.error(loc, path, f"'{text}' matches no host")
+            out.update(dict.fromkeys(matched))
+            continue
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+            hint = did_you_mean(unknown[0], known) if len(known) <= 20_000 else ""
+            diags.error(loc, path, f"unknown host '{unknown[0]}'{more}{hint}")
+        out.update(dict.fromkeys(n for n in names if n in known))
+    return list(out)

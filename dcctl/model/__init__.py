@@ -1,0 +1,1 @@
+"""Pure value types shared across dcctl."""

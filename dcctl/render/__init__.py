@@ -1,0 +1,1 @@
+"""Presentation: Rich tables and trees, diagnostics formats, JSON writers."""
