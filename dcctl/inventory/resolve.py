@@ -105,6 +105,7 @@ def resolve_groups(
     members: dict[str, NodeSet] = {}
     depth: dict[str, int] = {}
     visiting: list[str] = []
+    broken: set[str] = set()  # groups with a bad reference: "names no hosts" would be noise
     auto_index = GroupIndex({}, auto, NodeSet.from_names(defined))
 
     def visit(name: str) -> NodeSet:
@@ -112,6 +113,7 @@ def resolve_groups(
             return members[name]
         decl = decls[name]
         visiting.append(name)
+        errors_before = len(diags.items)
         hosts = set(
             expand_host_refs(decl.hosts, f"{decl.path}.hosts", defined, diags, allow_globs=True)
         )
@@ -134,6 +136,8 @@ def resolve_groups(
                     msg = f"unknown group '{child}'{did_you_mean(child, names)}"
                 diags.error(loc, f"{decl.path}.children", msg)
         visiting.pop()
+        if len(diags.items) != errors_before:
+            broken.add(name)
         members[name] = NodeSet.from_names(hosts)
         return members[name]
 
@@ -154,7 +158,7 @@ def resolve_groups(
 
     groups: dict[str, Group] = {}
     for name, decl in decls.items():
-        if not members[name]:
+        if not members[name] and name not in broken:
             diags.error(decl.loc, decl.path, f"group '{name}' names no hosts")
         groups[name] = Group(
             name=name,

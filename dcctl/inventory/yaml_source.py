@@ -149,7 +149,7 @@ def _check_expansion(root: Node, source: Source, diags: Diagnostics) -> bool:
         if key in sizes:
             continue
         if key in on_path:
-            diags.error(source.loc(node), "", "recursive YAML alias")
+            diags.error(source.loc(node), "", "recursive YAML alias: this value contains itself")
             return False
         if depth > MAX_DEPTH:
             diags.error(source.loc(node), "", f"nesting deeper than {MAX_DEPTH} levels")
@@ -158,7 +158,9 @@ def _check_expansion(root: Node, source: Source, diags: Diagnostics) -> bool:
         stack.append((node, depth, True))
         for child in _children(node):
             if id(child) in on_path:
-                diags.error(source.loc(child), "", "recursive YAML alias")
+                diags.error(
+                    source.loc(child), "", "recursive YAML alias: this value contains itself"
+                )
                 return False
             if id(child) not in sizes:
                 stack.append((child, depth + 1, False))
@@ -248,6 +250,14 @@ def to_plain(source: Source, node: Node, path: str, diags: Diagnostics) -> Any:
         return [to_plain(source, item, f"{path}[{i}]", diags) for i, item in enumerate(node.value)]
     items = mapping_items(source, node, path, diags) or []
     return {key: to_plain(source, value, join_path(path, key), diags) for key, _, value in items}
+
+
+def content_loc(source: Source, node: ScalarNode) -> Loc:
+    """Where a scalar's text starts: past the opening quote of a quoted scalar."""
+    loc = source.loc(node)
+    if node.style in ("'", '"'):
+        return Loc(loc.file, loc.line, loc.col + 1)
+    return loc
 
 
 def join_path(path: str, key: str) -> str:
@@ -423,7 +433,7 @@ class Fields:
             if not item.value.strip():
                 self.diags.error(self.source.loc(item), sub or self.field_path(key), "is empty")
                 continue
-            out.append((item.value, self.source.loc(item)))
+            out.append((item.value, content_loc(self.source, item)))
         return out
 
     def sequence(self, key: str) -> list[Node] | None:

@@ -57,6 +57,10 @@ def _expand_piece(piece: str, pattern: str) -> list[str]:
         start = int(start_s)
         end = int(end_s) if end_s is not None else start
         step = int(step_s) if step_s is not None else 1
+        if end < start:
+            raise NodeSetError(
+                f"range '{piece}' in '{pattern}' expands to nothing (start {start} > end {end})"
+            )
         if end_s is not None and _pad_of(end_s) and len(end_s) != pad:
             raise NodeSetError(
                 f"range '{piece}' in '{pattern}' mixes paddings: "
@@ -64,10 +68,6 @@ def _expand_piece(piece: str, pattern: str) -> list[str]:
             )
         if step <= 0:
             raise NodeSetError(f"range '{piece}' in '{pattern}' has a step of 0")
-        if end < start:
-            raise NodeSetError(
-                f"range '{piece}' in '{pattern}' expands to nothing (start {start} > end {end})"
-            )
         if (end - start) // step + 1 > MAX_EXPANSION:
             raise NodeSetError(
                 f"range '{piece}' in '{pattern}' expands to more than {MAX_EXPANSION:,} names"
@@ -90,7 +90,20 @@ def _expand_piece(piece: str, pattern: str) -> list[str]:
     )
 
 
-def _split_top_level(pattern: str) -> list[str]:
+def split_items(pattern: str) -> list[tuple[str, int]]:
+    """Top-level items of a pattern with their offsets.
+
+    ``"a[1-2],b"`` gives ``[("a[1-2]", 0), ("b", 7)]``.
+    """
+    out: list[tuple[str, int]] = []
+    offset = 0
+    for raw in _split_top_level(pattern, strip=False):
+        out.append((raw.strip(), offset + len(raw) - len(raw.lstrip())))
+        offset += len(raw) + 1
+    return out
+
+
+def _split_top_level(pattern: str, strip: bool = True) -> list[str]:
     """Split a pattern on commas that are not inside brackets; check bracket balance."""
     items: list[str] = []
     depth = 0
@@ -105,14 +118,14 @@ def _split_top_level(pattern: str) -> list[str]:
                 raise NodeSetError(f"unmatched ']' in '{pattern}'")
             depth = 0
         elif ch == "," and not depth:
-            items.append("".join(current).strip())
+            items.append("".join(current))
             current = []
             continue
         current.append(ch)
     if depth:
         raise NodeSetError(f"unclosed '[' in '{pattern}'")
-    items.append("".join(current).strip())
-    return items
+    items.append("".join(current))
+    return [item.strip() for item in items] if strip else items
 
 
 def expand_item(item: str, pattern: str | None = None) -> list[str]:
