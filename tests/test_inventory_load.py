@@ -221,3 +221,14 @@ def test_power_tree_view():
     assert rack["pdus"][0]["used_pct"] == pytest.approx(71.0, abs=0.05)
     assert site["feeds"][0]["used_pct"] == pytest.approx(71.0, abs=0.05)
     assert view["unplaced"] == "localhost"
+
+
+def test_loading_leaves_no_reference_cycles():
+    """check_inventory runs with the cyclic GC paused, so it must not create garbage cycles."""
+    import gc
+
+    gc.collect()
+    result = check_inventory(EXAMPLE)
+    assert result.inventory is not None
+    del result
+    assert gc.collect() == 0

@@ -7,6 +7,7 @@ diagnostics when there is any error.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import defaultdict
 from collections.abc import Mapping
@@ -78,7 +79,18 @@ def find_inventory(
 
 def check_inventory(path: str | os.PathLike[str]) -> CheckResult:
     """Read and check an inventory, collecting every problem in one pass."""
-    display = os.fspath(path)
+    # Loading builds a large graph of long-lived objects and almost no garbage cycles; the
+    # cyclic collector's passes over it cost about half the load time at 10,000 hosts.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _check(os.fspath(path))
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _check(display: str) -> CheckResult:
     diags = Diagnostics()
     file = Path(display)
     if not file.exists():

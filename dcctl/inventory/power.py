@@ -46,7 +46,7 @@ def summarize(
     for pdu in pdus.values():
         pdu_w[pdu.name] += 0.0
         feed_w[pdu.feed] += 0.0
-        for host in pdu.hosts:
+        for host in pdu.hosts.names:
             draw = host_w.get(host)
             if draw is None:
                 continue

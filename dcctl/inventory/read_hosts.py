@@ -29,6 +29,9 @@ GROUP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _DNS_NAME = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9_])?$")
 _USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$")
 _JUMP = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_.-]*@)?[A-Za-z0-9_.:\[\]-]+(?::\d{1,5})?$")
+_IPV4 = re.compile(
+    r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
+)
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -72,6 +75,8 @@ class GroupDecl:
 
 def is_address(text: str) -> bool:
     """True for an IP address or a DNS-style name."""
+    if _IPV4.match(text):
+        return True
     try:
         ipaddress.ip_address(text)
         return True

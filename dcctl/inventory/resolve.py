@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from dcctl.errors import SelectionError
-from dcctl.inventory.diagnostics import Diagnostics, did_you_mean
+from dcctl.inventory.diagnostics import Diagnostics, Loc, did_you_mean
 from dcctl.inventory.model import SSH_FIELDS, Group, Host, Profile, Setting, SshSettings
 from dcctl.inventory.read_hosts import GroupDecl, HostEntry, Layer
 from dcctl.inventory.read_physical import PhysicalTree
@@ -85,6 +86,81 @@ def physical_groups(tree: PhysicalTree) -> dict[str, dict[str, NodeSet]]:
     return groups
 
 
+class _GroupResolver:
+    """Resolves group members depth first, reporting cycles and unknown children.
+
+    A class rather than recursive closures: those form reference cycles that keep the whole
+    parsed inventory alive until the cyclic collector runs.
+    """
+
+    def __init__(
+        self,
+        decls: dict[str, GroupDecl],
+        tagged: dict[str, set[str]],
+        defined: dict[str, Definition],
+        auto: dict[str, dict[str, NodeSet]],
+        diags: Diagnostics,
+    ) -> None:
+        self.decls = decls
+        self.tagged = tagged
+        self.defined = defined
+        self.diags = diags
+        self.members: dict[str, NodeSet] = {}
+        self.visiting: list[str] = []
+        self.broken: set[str] = set()  # a bad reference: "names no hosts" would be noise
+        self.auto_index = GroupIndex({}, auto, NodeSet.from_names(defined))
+        self.parents: dict[str, list[str]] = {name: [] for name in decls}
+        for name, decl in decls.items():
+            for child, _ in decl.children:
+                child = child.removeprefix("@")
+                if child in self.parents:
+                    self.parents[child].append(name)
+        self.depths: dict[str, int] = {}
+
+    def members_of(self, name: str) -> NodeSet:
+        """Hosts of a group, resolving its children first."""
+        if name in self.members:
+            return self.members[name]
+        decl, diags = self.decls[name], self.diags
+        self.visiting.append(name)
+        errors_before = len(diags.items)
+        path = f"{decl.path}.hosts"
+        hosts = set(expand_host_refs(decl.hosts, path, self.defined, diags, allow_globs=True))
+        hosts |= self.tagged[name]
+        for child, loc in decl.children:
+            child = child.removeprefix("@")
+            if child in self.visiting:
+                cycle = " → ".join([*self.visiting[self.visiting.index(child) :], child])
+                diags.error(loc, f"{decl.path}.children", f"group cycle: {cycle}")
+            elif child in self.decls:
+                hosts |= self.members_of(child).names
+            else:
+                hosts |= self._auto_child(child, loc, decl)
+        self.visiting.pop()
+        if len(diags.items) != errors_before:
+            self.broken.add(name)
+        self.members[name] = NodeSet.from_names(hosts)
+        return self.members[name]
+
+    def _auto_child(self, child: str, loc: Loc, decl: GroupDecl) -> frozenset[str]:
+        try:
+            return self.auto_index.resolve(child).names
+        except SelectionError as exc:
+            msg = str(exc)
+            if msg.startswith("unknown group"):
+                names = [*self.decls, *self.auto_index.names()]
+                msg = f"unknown group '{child}'{did_you_mean(child, names)}"
+            self.diags.error(loc, f"{decl.path}.children", msg)
+            return frozenset()
+
+    def depth(self, name: str, trail: tuple[str, ...] = ()) -> int:
+        """0 for a top-level group, one more than its deepest parent otherwise."""
+        if name not in self.depths:
+            ups = [p for p in self.parents[name] if p not in trail]
+            self.depths[name] = 1 + max((self.depth(p, (*trail, name)) for p in ups), default=-1)
+        return self.depths[name]
+
+
 def resolve_groups(
     decls: dict[str, GroupDecl],
     entries: Iterable[HostEntry],
@@ -101,70 +177,17 @@ def resolve_groups(
                 diags.error(loc, f"{entry.path}.groups", f"unknown group '{group}'{hint}")
                 continue
             tagged[group].update(n for n in entry.names if defined[n].entry is entry)
-
-    members: dict[str, NodeSet] = {}
-    depth: dict[str, int] = {}
-    visiting: list[str] = []
-    broken: set[str] = set()  # groups with a bad reference: "names no hosts" would be noise
-    auto_index = GroupIndex({}, auto, NodeSet.from_names(defined))
-
-    def visit(name: str) -> NodeSet:
-        if name in members:
-            return members[name]
-        decl = decls[name]
-        visiting.append(name)
-        errors_before = len(diags.items)
-        hosts = set(
-            expand_host_refs(decl.hosts, f"{decl.path}.hosts", defined, diags, allow_globs=True)
-        )
-        hosts |= tagged[name]
-        for child, loc in decl.children:
-            child = child.removeprefix("@")
-            if child in visiting:
-                cycle = " → ".join([*visiting[visiting.index(child) :], child])
-                diags.error(loc, f"{decl.path}.children", f"group cycle: {cycle}")
-                continue
-            if child in decls:
-                hosts |= visit(child).names
-                continue
-            try:
-                hosts |= auto_index.resolve(child).names
-            except SelectionError as exc:
-                msg = str(exc)
-                if msg.startswith("unknown group"):
-                    names = [*decls, *auto_index.names()]
-                    msg = f"unknown group '{child}'{did_you_mean(child, names)}"
-                diags.error(loc, f"{decl.path}.children", msg)
-        visiting.pop()
-        if len(diags.items) != errors_before:
-            broken.add(name)
-        members[name] = NodeSet.from_names(hosts)
-        return members[name]
-
-    for name in decls:
-        visit(name)
-    parents: dict[str, list[str]] = {name: [] for name in decls}
-    for name, decl in decls.items():
-        for child, _ in decl.children:
-            child = child.removeprefix("@")
-            if child in parents:
-                parents[child].append(name)
-
-    def depth_of(name: str, trail: tuple[str, ...] = ()) -> int:
-        if name not in depth:
-            ups = [p for p in parents[name] if p not in trail]
-            depth[name] = 1 + max((depth_of(p, (*trail, name)) for p in ups), default=-1)
-        return depth[name]
-
+    resolver = _GroupResolver(decls, tagged, defined, auto, diags)
     groups: dict[str, Group] = {}
     for name, decl in decls.items():
-        if not members[name] and name not in broken:
+        members = resolver.members_of(name)
+        if not members and name not in resolver.broken:
             diags.error(decl.loc, decl.path, f"group '{name}' names no hosts")
         groups[name] = Group(
             name=name,
-            hosts=members[name],
+            hosts=members,
             children=tuple(c.removeprefix("@") for c, _ in decl.children),
-            depth=depth_of(name),
+            depth=resolver.depth(name),
             loc=decl.loc,
             description=decl.description,
         )
@@ -193,6 +216,40 @@ def _layer_path(layer: Layer, key: str) -> str:
     return f"defaults.{key}"
 
 
+@dataclass(frozen=True)
+class _Layered:
+    """What a host's layers resolve to; shared by hosts with the same entry and groups."""
+
+    transport: Setting
+    profile: Setting | None
+    ssh: SshSettings
+    ssh_settings: dict[str, Setting]
+    vars: dict[str, Any]
+    vars_settings: dict[str, Setting]
+
+
+def _layer(layers: list[Layer], profiles: dict[str, Profile]) -> _Layered:
+    transport = Setting("ssh", None, "built-in default")
+    profile = None
+    ssh_values: dict[str, Setting] = {}
+    vars_values: dict[str, Setting] = {}
+    for layer in layers:
+        if layer.transport is not None:
+            transport = layer.transport
+        if layer.profile is not None and layer.profile.value in profiles:
+            profile = layer.profile
+        ssh_values.update(layer.ssh)
+        vars_values.update(layer.vars)
+    return _Layered(
+        transport=transport,
+        profile=profile,
+        ssh=SshSettings(**{k: ssh_values[k].value for k in SSH_FIELDS if k in ssh_values}),
+        ssh_settings={f"ssh.{k}": v for k, v in ssh_values.items()},
+        vars={k: v.value for k, v in vars_values.items()},
+        vars_settings={f"vars.{k}": v for k, v in vars_values.items()},
+    )
+
+
 def build_hosts(
     defined: dict[str, Definition],
     defaults: Layer,
@@ -207,27 +264,26 @@ def build_hosts(
     for group in ordered:
         for host in group.hosts.names:
             host_groups[host].append(group.name)
+    cache: dict[tuple[int, tuple[str, ...]], _Layered] = {}
+    no_address = Setting(None, None, "host name (no address set)")
     hosts: dict[str, Host] = {}
     for name, definition in defined.items():
         entry = definition.entry
-        layers = [defaults, *(decls[g].layer for g in host_groups[name]), entry.layer]
-        settings: dict[str, Setting] = {}
+        member_of = tuple(host_groups[name])
+        key = (id(entry), member_of)
+        layered = cache.get(key)
+        if layered is None:
+            layers = [defaults, *(decls[g].layer for g in member_of), entry.layer]
+            layered = cache[key] = _layer(layers, profiles)
         if entry.addresses is not None:
             address = entry.addresses[definition.index]
-            settings["address"] = Setting(address, entry.address_loc, f"host entry {entry.path}")
+            address_setting = Setting(address, entry.address_loc, f"host entry {entry.path}")
         else:
             address = name
-            settings["address"] = Setting(name, None, "host name (no address set)")
-        settings["transport"] = Setting("ssh", None, "built-in default")
-        ssh_values: dict[str, Setting] = {}
-        vars_values: dict[str, Setting] = {}
-        for layer in layers:
-            if layer.transport is not None:
-                settings["transport"] = layer.transport
-            if layer.profile is not None and layer.profile.value in profiles:
-                settings["profile"] = layer.profile
-            ssh_values.update(layer.ssh)
-            vars_values.update(layer.vars)
+            address_setting = Setting(name, None, no_address.origin)
+        settings: dict[str, Setting] = {"address": address_setting, "transport": layered.transport}
+        if layered.profile is not None:
+            settings["profile"] = layered.profile
         rack = tree.host_rack.get(name)
         if rack is not None:
             r = tree.racks.get(rack)
@@ -239,23 +295,19 @@ def build_hosts(
         domains = dict(tree.host_domains.get(name, {}))
         for kind, domain in domains.items():
             settings[f"domain.{kind}"] = Setting(domain, tree.domains[domain].loc, "domains")
-        for key, value in ssh_values.items():
-            settings[f"ssh.{key}"] = value
-        for key, value in vars_values.items():
-            settings[f"vars.{key}"] = value
-        ssh = SshSettings(**{k: ssh_values[k].value for k in SSH_FIELDS if k in ssh_values})
-        profile = settings.get("profile")
+        settings.update(layered.ssh_settings)
+        settings.update(layered.vars_settings)
         hosts[name] = Host(
             name=name,
             address=address,
-            transport=settings["transport"].value,
-            profile=profile.value if profile else None,
-            groups=tuple(host_groups[name]),
+            transport=layered.transport.value,
+            profile=layered.profile.value if layered.profile else None,
+            groups=member_of,
             rack=rack,
             pdus=pdus,
             domains=domains,
-            ssh=ssh,
-            vars={k: v.value for k, v in vars_values.items()},
+            ssh=layered.ssh,
+            vars=dict(layered.vars),
             settings=settings,
             loc=entry.loc,
         )

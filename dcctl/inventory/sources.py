@@ -49,11 +49,23 @@ def read_documents(path: Path, display: str, diags: Diagnostics) -> list[Documen
     Include cycles, missing files and globs that match nothing are reported at the
     ``include:`` entry that names them.
     """
-    documents: list[Document] = []
-    seen: set[Path] = set()
+    reader = _IncludeReader(diags)
+    reader.visit(Source(path, display), ())
+    return reader.documents
 
-    def visit(source: Source, chain: tuple[tuple[str, Path], ...]) -> None:
-        seen.add(source.path.resolve())
+
+class _IncludeReader:
+    """Depth-first reading of included files (a class: a recursive closure is a ref cycle)."""
+
+    def __init__(self, diags: Diagnostics) -> None:
+        self.diags = diags
+        self.documents: list[Document] = []
+        self.seen: set[Path] = set()
+
+    def visit(self, source: Source, chain: tuple[tuple[str, Path], ...]) -> None:
+        """Read one file, then the files it includes."""
+        diags = self.diags
+        self.seen.add(source.path.resolve())
         node = compose_file(source, diags)
         if node is None:
             return
@@ -61,7 +73,7 @@ def read_documents(path: Path, display: str, diags: Diagnostics) -> list[Documen
         fields = Fields(source, node, "", diags, SECTIONS)
         if not fields.ok:
             return
-        documents.append(Document(source, fields, is_root))
+        self.documents.append(Document(source, fields, is_root))
         if is_root:
             version = fields.number("version", integer=True)
             if version is not None and version != SCHEMA_VERSION:
@@ -72,27 +84,21 @@ def read_documents(path: Path, display: str, diags: Diagnostics) -> list[Documen
                     diags.error(
                         fields.key_loc(key), key, "may only be set in the top-level inventory file"
                     )
+        here = (*chain, (source.display, source.path.resolve()))
         for entry, loc in fields.str_list("include") or []:
             for target, target_display in _expand_include(source, entry, loc, diags):
                 real = target.resolve()
-                if real in seen:
-                    ancestors = [*chain, (source.display, source.path.resolve())]
-                    if real in {p for _, p in ancestors}:
-                        names = " → ".join([*(d for d, _ in ancestors), target_display])
+                if real in self.seen:
+                    if real in {p for _, p in here}:
+                        names = " → ".join([*(d for d, _ in here), target_display])
                         diags.error(loc, "include", f"include cycle: {names}")
                     else:
                         diags.error(loc, "include", f"'{target_display}' is included twice")
                     continue
-                if len(seen) >= MAX_FILES:
+                if len(self.seen) >= MAX_FILES:
                     diags.error(loc, "include", f"more than {MAX_FILES} included files")
                     return
-                visit(
-                    Source(target, target_display),
-                    (*chain, (source.display, source.path.resolve())),
-                )
-
-    visit(Source(path, display), ())
-    return documents
+                self.visit(Source(target, target_display), here)
 
 
 def _expand_include(

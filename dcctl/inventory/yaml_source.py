@@ -9,12 +9,21 @@ bomb), no recursive aliases, a nesting depth limit, and duplicate keys are error
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from dcctl.inventory.diagnostics import Diagnostics, Loc, did_you_mean
@@ -26,7 +35,11 @@ MAX_EXPANDED_NODES = 5_000_000
 #: Deepest nesting accepted.
 MAX_DEPTH = 64
 
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Loader: type = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _SCALARS: dict[str, Callable[[ScalarNode], Any]] = {
@@ -97,83 +110,140 @@ def compose_file(source: Source, diags: Diagnostics) -> Node | None:
 
 
 def compose_text(text: str, source: Source, diags: Diagnostics) -> Node | None:
-    """Compose YAML text of a single document, checking the alias and depth guards."""
+    """Compose YAML text of a single document into nodes, with the alias and depth guards."""
     try:
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
+        return _Composer(source, diags).compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(source.display, mark.line + 1, mark.column + 1) if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
         diags.error(loc, "", f"invalid YAML: {problem}")
-        return None
     except yaml.YAMLError as exc:
         diags.error(Loc(source.display, 1, 1), "", f"invalid YAML: {exc}")
-        return None
-    except RecursionError:
-        diags.error(Loc(source.display, 1, 1), "", f"nesting deeper than {MAX_DEPTH} levels")
-        return None
-    if not nodes:
-        return None
-    if len(nodes) > 1:
-        diags.error(source.loc(nodes[1]), "", "expected one YAML document, found several")
-        return None
-    root = nodes[0]
-    if not _check_expansion(root, source, diags):
-        return None
-    return root
+    except _Refused:
+        pass
+    return None
 
 
-def _check_expansion(root: Node, source: Source, diags: Diagnostics) -> bool:
-    """Reject recursive aliases, over-deep nesting and documents that expand past the limit."""
-    sizes: dict[int, int] = {}
-    on_path: set[int] = set()
-    # Iterative post-order walk; shared (aliased) nodes are sized once and reused.
-    stack: list[tuple[Node, int, bool]] = [(root, 1, False)]
-    while stack:
-        node, depth, done = stack.pop()
-        key = id(node)
-        if done:
-            on_path.discard(key)
-            children = _children(node)
-            total = 1 + sum(sizes[id(c)] for c in children)
-            sizes[key] = total
-            if total > MAX_EXPANDED_NODES:
-                diags.error(
-                    source.loc(node),
-                    "",
-                    f"YAML aliases expand this value to more than {MAX_EXPANDED_NODES:,} "
-                    "nodes (alias bomb?)",
-                )
-                return False
-            continue
-        if key in sizes:
-            continue
-        if key in on_path:
-            diags.error(source.loc(node), "", "recursive YAML alias: this value contains itself")
-            return False
-        if depth > MAX_DEPTH:
-            diags.error(source.loc(node), "", f"nesting deeper than {MAX_DEPTH} levels")
-            return False
-        on_path.add(key)
-        stack.append((node, depth, True))
-        for child in _children(node):
-            if id(child) in on_path:
-                diags.error(
-                    source.loc(child), "", "recursive YAML alias: this value contains itself"
-                )
-                return False
-            if id(child) not in sizes:
-                stack.append((child, depth + 1, False))
-    return True
+class _Refused(Exception):
+    """Composition stopped; the reason is already in the diagnostics."""
 
 
-def _children(node: Node) -> Iterator[Node]:
-    if isinstance(node, MappingNode):
-        for k, v in node.value:
-            yield k
-            yield v
-    elif isinstance(node, SequenceNode):
-        yield from node.value
+def _implicit_tag(value: str) -> str:
+    """The tag YAML 1.1 gives a plain scalar (int, float, bool, null, ... or str)."""
+    for tag, regexp in _IMPLICIT.get(value[:1], ()):
+        if regexp.match(value):
+            return tag
+    return _STR
+
+
+class _Composer:
+    """Builds PyYAML nodes from libyaml's event stream without recursion.
+
+    Unlike ``yaml.compose`` (whose C composer recurses and can overflow the C stack on deeply
+    nested input), this bounds the depth, refuses recursive aliases, and tracks how far aliases
+    would expand as each collection closes, so an alias bomb is caught before anything expands.
+    """
+
+    def __init__(self, source: Source, diags: Diagnostics) -> None:
+        self.source = source
+        self.diags = diags
+        self.anchors: dict[str, Node] = {}
+        self.sizes: dict[int, int] = {}
+
+    def refuse(self, mark: Any, message: str) -> None:
+        self.diags.error(Loc(self.source.display, mark.line + 1, mark.column + 1), "", message)
+        raise _Refused
+
+    def compose(self, text: str) -> Node | None:
+        root: Node | None = None
+        documents = 0
+        stack: list[Node] = []
+        pending: list[Node | None] = []  # per open mapping: a key waiting for its value
+        open_ids: set[int] = set()
+        # Without an anchor there can be no alias, so no bomb: skip the size bookkeeping.
+        track = "&" in text
+        sizes = self.sizes
+        for event in yaml.parse(text, Loader=_Loader):
+            kind = type(event)
+            node: Node
+            if kind is ScalarEvent:
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = _STR
+                    if event.implicit[0]:
+                        is_key = (
+                            bool(stack) and pending[-1] is None and type(stack[-1]) is MappingNode
+                        )
+                        if not is_key or event.value == "<<":
+                            tag = _implicit_tag(event.value)
+                node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+                if track:
+                    sizes[id(node)] = 1
+            elif kind is SequenceStartEvent or kind is MappingStartEvent:
+                if len(stack) >= MAX_DEPTH:
+                    self.refuse(event.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
+                if kind is SequenceStartEvent:
+                    tag = event.tag if event.tag not in (None, "!") else _SEQ
+                    node = SequenceNode(tag, [], event.start_mark, None, event.flow_style)
+                else:
+                    tag = event.tag if event.tag not in (None, "!") else _MAP
+                    node = MappingNode(tag, [], event.start_mark, None, event.flow_style)
+                if event.anchor is not None:
+                    self.anchors[event.anchor] = node
+                stack.append(node)
+                pending.append(None)
+                open_ids.add(id(node))
+                continue
+            elif kind is SequenceEndEvent or kind is MappingEndEvent:
+                node = stack.pop()
+                pending.pop()
+                open_ids.discard(id(node))
+                node.end_mark = event.end_mark
+                if track:
+                    if kind is MappingEndEvent:
+                        size = 1 + sum(sizes[id(k)] + sizes[id(v)] for k, v in node.value)
+                    else:
+                        size = 1 + sum(sizes[id(item)] for item in node.value)
+                    if size > MAX_EXPANDED_NODES:
+                        self.refuse(
+                            node.start_mark,
+                            f"YAML aliases expand this value to more than {MAX_EXPANDED_NODES:,} "
+                            "nodes (alias bomb?)",
+                        )
+                    sizes[id(node)] = size
+            elif kind is AliasEvent:
+                target = self.anchors.get(event.anchor)
+                if target is None:
+                    self.refuse(event.start_mark, f"unknown alias '*{event.anchor}'")
+                if id(target) in open_ids:
+                    self.refuse(
+                        target.start_mark, "recursive YAML alias: this value contains itself"
+                    )
+                node = target
+            elif kind is DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    self.refuse(event.start_mark, "expected one YAML document, found several")
+                continue
+            else:
+                continue
+            if kind is ScalarEvent and event.anchor is not None:
+                self.anchors[event.anchor] = node
+            if not stack:
+                root = node
+                continue
+            parent = stack[-1]
+            if isinstance(parent, SequenceNode):
+                parent.value.append(node)
+            elif pending[-1] is None:
+                pending[-1] = node
+            else:
+                parent.value.append((pending[-1], node))
+                pending[-1] = None
+        if isinstance(root, ScalarNode) and root.tag == "tag:yaml.org,2002:null":
+            return None
+        return root
 
 
 def scalar_value(node: ScalarNode) -> Any:

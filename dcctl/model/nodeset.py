@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import product
 
 from dcctl.errors import NodeSetError
@@ -28,6 +28,7 @@ MAX_EXPANSION = 1_000_000
 _DIGITS = re.compile(r"(\d+)")
 _NUMERIC_PIECE = re.compile(r"^(\d+)(?:-(\d+))?(?:/(\d+))?$")
 _LETTER_PIECE = re.compile(r"^([A-Za-z])(?:-([A-Za-z]))?$")
+_SPACE = re.compile(r"\s")
 
 
 def natural_key(name: str) -> tuple[object, ...]:
@@ -105,6 +106,9 @@ def split_items(pattern: str) -> list[tuple[str, int]]:
 
 def _split_top_level(pattern: str, strip: bool = True) -> list[str]:
     """Split a pattern on commas that are not inside brackets; check bracket balance."""
+    simple = "," not in pattern and pattern.count("[") == 1 == pattern.count("]")
+    if simple and pattern.index("[") < pattern.index("]"):
+        return [pattern.strip() if strip else pattern]
     items: list[str] = []
     depth = 0
     current: list[str] = []
@@ -160,18 +164,28 @@ def expand(pattern: str) -> list[str]:
 
     Raises :class:`NodeSetError` on malformed, empty or absurdly large patterns.
     """
+    return list(_expand_cached(pattern))
+
+
+@lru_cache(maxsize=4096)
+def _expand_cached(pattern: str) -> tuple[str, ...]:
+    """Expansion, memoised: inventories repeat a rack's pattern in its PDUs and domains."""
     if not pattern or not pattern.strip():
         raise NodeSetError("empty node pattern")
+    if "[" not in pattern and "]" not in pattern and "," not in pattern:
+        if _SPACE.search(pattern.strip()):
+            raise NodeSetError(f"whitespace inside name '{pattern.strip()}' in '{pattern}'")
+        return (pattern.strip(),)
     names: list[str] = []
     for item in _split_top_level(pattern):
         if not item:
             raise NodeSetError(f"empty item in '{pattern}' (stray comma?)")
-        if any(c.isspace() for c in item):
+        if _SPACE.search(item):
             raise NodeSetError(f"whitespace inside name '{item}' in '{pattern}'")
         names.extend(expand_item(item, pattern))
         if len(names) > MAX_EXPANSION:
             raise NodeSetError(f"'{pattern}' expands to more than {MAX_EXPANSION:,} names")
-    return names
+    return tuple(names)
 
 
 # ----------------------------------------------------------------------------- folding
