@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dcctl.inventory.diagnostics import Diagnostic, Loc
+from dcctl.inventory.selection import select
 from dcctl.model.nodeset import NodeSet
 
 Transport = Literal["ssh", "local"]
@@ -280,6 +281,4 @@ class Inventory:
 
     def select(self, expression: str | None) -> NodeSet:
         """Hosts matching a ``--limit`` expression (all hosts when None or empty)."""
-        from dcctl.inventory.selection import select
-
         return select(self, expression)
