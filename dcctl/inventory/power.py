@@ -60,9 +60,9 @@ def summarize(
     return PowerSummary(host_w, dict(pdu_w), dict(feed_w), rack_w, unknown)
 
 
-def kw(watts: float) -> str:
-    """Watts as kilowatts for messages: ``40.8 kW``."""
-    return f"{watts / 1000:.1f} kW"
+def kw(watts: float | None) -> str:
+    """Watts as kilowatts for messages: ``40.8 kW`` (``?`` when unknown)."""
+    return "?" if watts is None else f"{watts / 1000:.1f} kW"
 
 
 def check_power(

@@ -9,12 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
+from dcctl.inventory.power import kw
 from dcctl.render.console import new_table
-
-
-def kw(watts: float | None) -> str:
-    """``81.6 kW`` (or ``?`` when unknown)."""
-    return "?" if watts is None else f"{watts / 1000:.1f} kW"
 
 
 def _pct_style(pct: float | None) -> str:
