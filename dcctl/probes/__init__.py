@@ -1,0 +1,1 @@
+"""Probes: read-only commands, pure parsers from their text to typed results."""

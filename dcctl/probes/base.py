@@ -1,0 +1,70 @@
+"""What a probe is: the commands it runs (steps), and a pure parser of their outputs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+#: Exit statuses of coreutils' ``timeout``: 124 when it stopped the command, 137 after -k.
+TIMEOUT_RCS = (124, 137)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One read-only command of a probe.
+
+    ``key`` files its output (and names its bundle file); ``recognise`` matches the ``$ ``
+    line of a bundle file made by another tool (quoting may be lost there); ``fallback_for``
+    names a step this one replaces when that step fails (``nvidia-smi -q -x`` when the CSV
+    query fails).
+    """
+
+    key: str
+    shell: str
+    recognise: re.Pattern[str]
+    timeout: float = 20.0
+    fallback_for: str | None = None
+
+
+@dataclass(frozen=True)
+class Output:
+    """What one step printed (stdout and stderr together) and its exit status."""
+
+    command: str
+    text: str
+    rc: int | None
+
+    @property
+    def ok(self) -> bool:
+        """Exit status 0."""
+        return self.rc == 0
+
+    @property
+    def timed_out(self) -> bool:
+        """The host's ``timeout`` stopped it (or it never finished)."""
+        return self.rc is None or self.rc in TIMEOUT_RCS
+
+    @property
+    def missing_tool(self) -> bool:
+        """The command does not exist on the host."""
+        return self.rc == 127 or "command not found" in self.text[:300]
+
+
+Outputs = Mapping[str, Output]
+
+
+class Probe(Protocol):
+    """A probe: a name, its steps, and a parser from their outputs to a JSON-ready result."""
+
+    name: str
+    steps: tuple[Step, ...]
+
+    def parse(self, outputs: Outputs) -> Any:
+        """Parse outputs (keyed by step key) into the probe's typed result."""
+
+
+def recogniser(pattern: str) -> re.Pattern[str]:
+    """Compile a bundle-line recogniser (matched against the command after ``$ ``)."""
+    return re.compile(pattern)

@@ -1,0 +1,90 @@
+"""Probing one host: run every selected probe in one round trip, parse, report.
+
+``probe_host`` reads a live host through a transport; ``analyze_outputs`` turns outputs (live
+or from a bundle) into a report. Both produce the same :class:`HostReport`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dcctl.model.command import Command
+from dcctl.probes.base import Output, Probe, Step
+from dcctl.probes.script import build_script, parse_framed
+from dcctl.transport.base import CommandTimeout, Transport
+from dcctl.transport.fanout import HostStatus
+
+#: Extra seconds the whole script may take beyond its slowest command.
+SCRIPT_MARGIN_S = 10.0
+
+
+@dataclass
+class HostReport:
+    """One host's probe results, raw outputs, errors and timings."""
+
+    host: str
+    status: HostStatus = HostStatus.ok
+    results: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Output] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    findings: list[Any] = field(default_factory=list)
+
+
+def steps_of(probes: Sequence[Probe]) -> list[Step]:
+    """Every step of the given probes, in order."""
+    return [step for probe in probes for step in probe.steps]
+
+
+def analyze_outputs(
+    host: str, outputs: Mapping[str, Output], probes: Sequence[Probe]
+) -> HostReport:
+    """Parse outputs into a report; a parser that fails is an error, not a crash."""
+    report = HostReport(host, outputs=dict(outputs))
+    for probe in probes:
+        keys = [s.key for s in probe.steps]
+        if not any(k in outputs for k in keys):
+            report.errors.append(f"{probe.name}: no output")
+            continue
+        try:
+            report.results[probe.name] = probe.parse(outputs)
+        except Exception as exc:  # a parser bug must not lose the other probes
+            report.errors.append(f"{probe.name}: could not parse: {type(exc).__name__}: {exc}")
+    slow = [k for k, o in outputs.items() if o.timed_out]
+    if slow:
+        report.status = HostStatus.timed_out
+        report.errors.append(f"timed out on the host: {', '.join(slow)}")
+    return report
+
+
+def probe_host(
+    transport: Transport, probes: Sequence[Probe], *, connect_budget_s: float | None = None
+) -> HostReport:
+    """Connect, run every probe's steps in one script, parse. Transport errors propagate."""
+    steps = steps_of(probes)
+    script, boundary = build_script(steps)
+    limit = max(s.timeout for s in steps) + SCRIPT_MARGIN_S
+    start = time.monotonic()
+    transport.connect()
+    connected = time.monotonic()
+    result = transport.run(Command.script(script), timeout=limit)
+    done = time.monotonic()
+    outputs = parse_framed(result.stdout, boundary, steps)
+    report = analyze_outputs(transport.host, outputs, probes)
+    report.timings = {
+        "connect_s": round(connected - start, 3),
+        "run_s": round(done - connected, 3),
+    }
+    if result.timed_out:
+        report.status = HostStatus.timed_out
+        report.errors.append(f"probe script did not finish within {limit:g} s")
+    elif result.rc not in (0, None) and not outputs:
+        report.status = HostStatus.failed
+        first = (result.stderr or result.stdout).strip().splitlines()[:1]
+        report.errors.append(f"probe script failed (rc={result.rc}): {first[0] if first else ''}")
+    if connect_budget_s is not None and connected - start > connect_budget_s:
+        raise CommandTimeout(f"connect took {connected - start:.1f} s")
+    return report

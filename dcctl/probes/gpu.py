@@ -1,0 +1,142 @@
+"""The gpu probe: nvidia-smi's CSV query (``-q -x`` when that fails), processes, topology, Xids."""
+
+from __future__ import annotations
+
+import re
+
+from dcctl.errors import ProbeError
+from dcctl.probes.base import Output, Outputs, Step, recogniser
+from dcctl.probes.gpu_model import GpuReport, XidEvent
+from dcctl.probes.gpu_query import parse_apps, parse_query, query_command
+from dcctl.probes.gpu_xml import parse_xml
+
+APPS_COMMAND = (
+    "nvidia-smi --query-compute-apps=gpu_uuid,pid,process_name,used_memory "
+    "--format=csv,noheader,nounits"
+)
+_XID = re.compile(r"Xid \(PCI:([0-9A-Fa-f:.]+)\): (\d+)")
+_NO_DRIVER = (
+    "couldn't communicate with the nvidia driver",
+    "nvidia-smi has failed",
+    "no devices were found",
+    "driver/library version mismatch",
+)
+
+
+class GpuProbe:
+    """NVIDIA GPUs through nvidia-smi."""
+
+    name = "gpu"
+    steps = (
+        Step("gpu.query", query_command(), recogniser(r"^nvidia-smi .*--query-gpu=")),
+        Step(
+            "gpu.xml",
+            "nvidia-smi -q -x",
+            recogniser(r"^nvidia-smi -q -x\b|^nvidia-smi -x -q\b"),
+            fallback_for="gpu.query",
+        ),
+        Step("gpu.apps", APPS_COMMAND, recogniser(r"^nvidia-smi .*--query-compute-apps=")),
+        Step("gpu.topo", "nvidia-smi topo -m", recogniser(r"^nvidia-smi topo -m")),
+        Step(
+            "gpu.xid",
+            "dmesg 2>&1 | grep -i -E 'xid|nvrm' | tail -50",
+            recogniser(r"dmesg.*xid|journalctl.*xid"),
+            timeout=10,
+        ),
+    )
+
+    def parse(self, outputs: Outputs) -> GpuReport:
+        """Build the GPU report from whichever outputs are present."""
+        query, xml = outputs.get("gpu.query"), outputs.get("gpu.xml")
+        report = _from_query(query) if query is not None and query.ok else None
+        if report is None and xml is not None and xml.ok:
+            report = _from_xml(xml)
+        if report is None:
+            report = _no_gpu_report(query or xml)
+        if not report.driver_present:
+            return report
+        apps = outputs.get("gpu.apps")
+        if apps is not None and apps.ok:
+            report.processes = parse_apps(apps.text, apps.command)
+        topo = outputs.get("gpu.topo")
+        if topo is not None and topo.ok:
+            report.topology = parse_topology(topo.text)
+        xid = outputs.get("gpu.xid")
+        if xid is not None:
+            report.xid_events = parse_xid(xid.text)
+        return report
+
+
+def _from_query(output: Output) -> GpuReport | None:
+    gpus, notes = parse_query(output.text, output.command)
+    if not gpus:
+        return None
+    driver = gpus[0].driver_version
+    return GpuReport(True, "nvidia-smi --query-gpu", driver, None, gpus, notes=notes)
+
+
+def _from_xml(output: Output) -> GpuReport | None:
+    try:
+        gpus, driver, cuda = parse_xml(output.text)
+    except ProbeError as exc:
+        return GpuReport(True, "nvidia-smi -q -x", error=str(exc))
+    return GpuReport(True, "nvidia-smi -q -x", driver, cuda, gpus)
+
+
+def _no_gpu_report(output: Output | None) -> GpuReport:
+    """The report when nvidia-smi gave nothing usable: no driver, no GPUs, or an error."""
+    if output is None:
+        return GpuReport(False, error="no nvidia-smi output")
+    first = next((line.strip() for line in output.text.splitlines() if line.strip()), "")
+    if output.missing_tool:
+        return GpuReport(False, error="no NVIDIA driver: nvidia-smi not found")
+    if output.timed_out:
+        return GpuReport(False, error="nvidia-smi did not answer in time (driver hung?)")
+    lowered = output.text.lower()
+    if any(marker in lowered for marker in _NO_DRIVER):
+        return GpuReport(False, error=f"no NVIDIA driver: {first}")
+    if output.ok:
+        return GpuReport(True, "nvidia-smi --query-gpu", notes=["nvidia-smi listed no GPUs"])
+    return GpuReport(False, error=f"nvidia-smi failed (rc={output.rc}): {first}")
+
+
+def parse_topology(text: str) -> dict[str, dict[str, str]]:
+    """The ``nvidia-smi topo -m`` matrix, per GPU: link to each peer, CPU and NUMA affinity.
+
+    ``{"GPU0": {"GPU1": "NV18", "cpu_affinity": "0-15", ...}}``
+    """
+    clean = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    lines = [line for line in clean.splitlines() if line.strip()]
+    if not lines:
+        return {}
+    header = [h.strip() for h in lines[0].split("\t") if h.strip()]
+    matrix: dict[str, dict[str, str]] = {}
+    for line in lines[1:]:
+        if not re.match(r"^(GPU|NIC|mlx)\S*\t", line):
+            if line.startswith("Legend"):
+                break
+            continue
+        cells = line.split("\t")
+        name, values = cells[0].strip(), [c.strip() for c in cells[1:]]
+        if not name.startswith("GPU"):
+            continue
+        row: dict[str, str] = {}
+        for column, value in zip(header, values, strict=False):
+            key = {
+                "CPU Affinity": "cpu_affinity",
+                "NUMA Affinity": "numa_affinity",
+                "GPU NUMA ID": "gpu_numa_id",
+            }.get(column, column)
+            row[key] = value
+        matrix[name] = row
+    return matrix
+
+
+def parse_xid(text: str) -> list[XidEvent]:
+    """NVIDIA Xid errors in kernel-log lines."""
+    events = []
+    for line in text.splitlines():
+        m = _XID.search(line)
+        if m:
+            events.append(XidEvent(int(m.group(2)), m.group(1), line.strip()))
+    return events

@@ -1,0 +1,39 @@
+"""The probes dcctl knows, by name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dcctl.errors import InputError
+from dcctl.inventory.diagnostics import did_you_mean
+from dcctl.probes.base import Probe
+from dcctl.probes.gpu import GpuProbe
+from dcctl.probes.network import NetworkProbe
+from dcctl.probes.security import SecurityProbe
+from dcctl.probes.storage import StorageProbe
+from dcctl.probes.system import SystemProbe
+
+PROBES: dict[str, Probe] = {
+    p.name: p for p in (GpuProbe(), NetworkProbe(), SystemProbe(), StorageProbe(), SecurityProbe())
+}
+
+
+def select_probes(names: Iterable[str] | None) -> list[Probe]:
+    """Probes by name (all when None); an unknown name is an InputError with a suggestion."""
+    if names is None:
+        return list(PROBES.values())
+    chosen = []
+    for name in names:
+        name = name.strip()
+        if not name:
+            continue
+        if name not in PROBES:
+            known = ", ".join(PROBES)
+            raise InputError(
+                f"unknown probe '{name}'{did_you_mean(name, PROBES)} (probes: {known})"
+            )
+        if PROBES[name] not in chosen:
+            chosen.append(PROBES[name])
+    if not chosen:
+        raise InputError("no probe selected")
+    return chosen

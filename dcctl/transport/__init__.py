@@ -1,0 +1,1 @@
+"""Reaching hosts: a small Transport interface with local, SSH and fake implementations."""

@@ -1,0 +1,63 @@
+"""The transport interface and the errors that classify a host's outcome."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from dcctl.errors import TransportError
+from dcctl.model.command import Command, CommandResult
+
+
+class UnreachableError(TransportError):
+    """No session could be set up: refused, no route, name not found, connect timed out."""
+
+
+class AuthError(TransportError):
+    """The host answered but refused every credential we have."""
+
+
+class HostKeyError(TransportError):
+    """The host key is unknown under ``strict``, or it changed (always refused)."""
+
+
+class CommandTimeout(TransportError):
+    """A command ran past its time limit and was stopped."""
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """How dcctl talks to one host. Implementations: local, ssh, fake."""
+
+    host: str
+
+    def connect(self) -> None:
+        """Open the session (raises UnreachableError, AuthError or HostKeyError)."""
+
+    def run(self, command: Command, *, timeout: float | None = None) -> CommandResult:
+        """Run a command; a command past ``timeout`` is killed and reported timed out."""
+
+    def put(self, local: Path, remote: str) -> None:
+        """Copy a local file to the host."""
+
+    def get(self, remote: str, local: Path) -> None:
+        """Copy a file from the host."""
+
+    def close(self) -> None:
+        """Release the session (safe to call twice)."""
+
+
+def timeout_wrapped(command: Command, timeout: float | None, kill_after: float = 2.0) -> str:
+    """The shell text that runs ``command`` on a host under ``timeout -k`` when one is set.
+
+    The host kills the command itself, so a hung command cannot outlive its limit even when
+    our side has already given up. Hosts without coreutils' ``timeout`` run it unwrapped.
+    """
+    text = command.shell()
+    if timeout is None:
+        return text
+    limit = max(1, round(timeout))
+    return (
+        f"if command -v timeout >/dev/null 2>&1; "
+        f"then exec timeout -k {kill_after:g} {limit} {text}; else exec {text}; fi"
+    )
