@@ -82,6 +82,7 @@ class GpuSpec:
     memory_gib: float | None = None
     tdp_w: float | None = None
     power_limits: PowerLimits | None = None
+    driver: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

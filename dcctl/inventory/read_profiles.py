@@ -10,7 +10,7 @@ from dcctl.inventory.sources import Document
 from dcctl.inventory.yaml_source import Fields, mapping_items
 
 _PROFILE_FIELDS = ("description", "gpu", "nic", "infiniband", "baseline_w", "nominal_w")
-_GPU_FIELDS = ("model", "count", "memory_gib", "tdp_w", "power_limit_w")
+_GPU_FIELDS = ("model", "count", "memory_gib", "tdp_w", "power_limit_w", "driver")
 _LIMIT_FIELDS = ("min", "default", "max")
 _NIC_FIELDS = ("count", "speed_gbps", "mtu")
 _IB_FIELDS = ("ports", "rate_gbps")
@@ -100,4 +100,5 @@ def _read_gpu(fields: Fields) -> GpuSpec | None:
         memory_gib=fields.number("memory_gib", minimum=0, exclusive_minimum=True),
         tdp_w=tdp,
         power_limits=limits,
+        driver=fields.str("driver"),
     )

@@ -1,0 +1,1 @@
+"""Verdicts over probe results: findings with a severity and a reason."""

@@ -1,0 +1,182 @@
+"""Findings a host's probe results show on their own, without an inventory profile."""
+
+from __future__ import annotations
+
+from dcctl.checks.findings import Finding, Severity
+from dcctl.probes.gpu_model import THROTTLE_REASONS, GpuInfo, GpuReport
+from dcctl.probes.security import SecurityReport
+from dcctl.probes.storage import VIRTUAL_FS, StorageReport
+
+#: Xid codes that mean the GPU needs attention now (NVIDIA's Xid catalogue).
+CRITICAL_XIDS = {
+    48: "double-bit ECC error",
+    63: "row remapping event",
+    64: "row remapping failure",
+    74: "NVLink error",
+    79: "GPU has fallen off the bus",
+    92: "high single-bit ECC error rate",
+    94: "contained ECC error",
+    95: "uncontained ECC error",
+    119: "GSP RPC timeout",
+    120: "GSP error",
+}
+FULL_WARNING_PCT = 90.0
+FULL_CRITICAL_PCT = 95.0
+
+
+def _gpu(g: GpuInfo) -> str:
+    return f"GPU{g.index}" if g.index is not None else (g.pci_bus_id or "GPU")
+
+
+def gpu_findings(report: GpuReport) -> list[Finding]:
+    """ECC, row remapping, retired pages, throttling and Xid findings."""
+    out: list[Finding] = []
+    add = out.append
+    for g in report.gpus:
+        who = _gpu(g)
+        if g.ecc_enabled is False:
+            add(Finding(Severity.warning, "gpu", "ecc_off", "ECC is disabled", who))
+        if g.ecc_uncorrected_volatile:
+            add(
+                Finding(
+                    Severity.critical,
+                    "gpu",
+                    "ecc_uncorrectable",
+                    f"{g.ecc_uncorrected_volatile} uncorrectable ECC errors since boot",
+                    who,
+                )
+            )
+        elif g.ecc_uncorrected_aggregate:
+            add(
+                Finding(
+                    Severity.warning,
+                    "gpu",
+                    "ecc_uncorrectable_history",
+                    f"{g.ecc_uncorrected_aggregate} uncorrectable ECC errors in its lifetime",
+                    who,
+                )
+            )
+        if g.remapped_rows_pending:
+            add(
+                Finding(
+                    Severity.critical,
+                    "gpu",
+                    "remap_pending",
+                    "row remapping pending: reset the GPU to apply it",
+                    who,
+                )
+            )
+        if g.remapped_rows_failure:
+            add(
+                Finding(
+                    Severity.critical,
+                    "gpu",
+                    "remap_failure",
+                    "row remapping failed: the GPU needs replacing",
+                    who,
+                )
+            )
+        if g.retired_pages_pending:
+            add(
+                Finding(
+                    Severity.critical,
+                    "gpu",
+                    "retired_pages_pending",
+                    "page retirement pending: reset the GPU",
+                    who,
+                )
+            )
+        throttled = sorted(set(g.clock_event_reasons) & THROTTLE_REASONS)
+        if throttled:
+            add(
+                Finding(
+                    Severity.warning,
+                    "gpu",
+                    "throttled",
+                    f"clocks held back: {', '.join(throttled)}",
+                    who,
+                )
+            )
+    for event in report.xid_events:
+        meaning = CRITICAL_XIDS.get(event.code)
+        severity = Severity.critical if meaning else Severity.warning
+        text = f"Xid {event.code}" + (f" ({meaning})" if meaning else "") + " in the kernel log"
+        add(Finding(severity, "gpu", f"xid_{event.code}", text, event.pci))
+    return out
+
+
+def storage_findings(report: StorageReport) -> list[Finding]:
+    """Nearly full and read-only filesystems (virtual filesystems are skipped)."""
+    out: list[Finding] = []
+    for fs in report.filesystems:
+        if fs.fstype in VIRTUAL_FS or fs.fstype is None:
+            continue
+        if fs.use_pct is not None and fs.use_pct >= FULL_WARNING_PCT:
+            severity = Severity.critical if fs.use_pct >= FULL_CRITICAL_PCT else Severity.warning
+            out.append(
+                Finding(severity, "storage", "fs_full", f"{fs.use_pct:g}% full", fs.mountpoint)
+            )
+        if fs.read_only:
+            severity = Severity.critical if fs.mountpoint == "/" else Severity.warning
+            out.append(
+                Finding(severity, "storage", "fs_read_only", "mounted read-only", fs.mountpoint)
+            )
+    return out
+
+
+def security_findings(report: SecurityReport) -> list[Finding]:
+    """The posture of sshd, and PATH directory permissions."""
+    out: list[Finding] = []
+    sshd = report.sshd
+    if sshd.get("permitrootlogin") == "yes":
+        out.append(
+            Finding(
+                Severity.warning,
+                "security",
+                "ssh_root_password",
+                "sshd lets root log in with a password (PermitRootLogin yes)",
+                "sshd",
+            )
+        )
+    if sshd.get("passwordauthentication") == "yes":
+        out.append(
+            Finding(
+                Severity.warning,
+                "security",
+                "ssh_password_auth",
+                "sshd accepts passwords (PasswordAuthentication yes)",
+                "sshd",
+            )
+        )
+    if sshd.get("permitemptypasswords") == "yes":
+        out.append(
+            Finding(
+                Severity.critical,
+                "security",
+                "ssh_empty_passwords",
+                "sshd accepts empty passwords",
+                "sshd",
+            )
+        )
+    for d in report.path_dirs:
+        if d.world_writable:
+            out.append(
+                Finding(
+                    Severity.critical,
+                    "security",
+                    "path_world_writable",
+                    f"world-writable directory on root's PATH (mode {d.mode})",
+                    d.path,
+                )
+            )
+        elif d.owner != "root":
+            out.append(
+                Finding(
+                    Severity.warning,
+                    "security",
+                    "path_not_root_owned",
+                    f"directory on root's PATH owned by {d.owner}",
+                    d.path,
+                )
+            )
+    return out
