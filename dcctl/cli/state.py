@@ -54,6 +54,9 @@ class State:
         if quiet:
             level = logging.ERROR
         logging.basicConfig(level=level, format="dcctl: %(levelname)s: %(message)s", force=True)
+        # paramiko logs every refused channel or failed handshake at ERROR; dcctl reports those
+        # itself, per host. Its own log shows with -vv.
+        logging.getLogger("paramiko").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
         return cls(
             inventory_option=inventory,
             output=output,

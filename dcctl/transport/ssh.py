@@ -129,13 +129,22 @@ class SshContext:
             options = transport.get_security_options()
             preferred = [k for k in options.key_types if k in known]
             options.key_types = preferred + [k for k in options.key_types if k not in known]
+        # With an event, start_client returns at once; without one it would return silently
+        # on timeout with no session, so we wait on the event ourselves.
+        negotiated = threading.Event()
+        where = f"{endpoint.hostname}:{endpoint.port}"
         try:
-            transport.start_client(timeout=endpoint.connect_timeout)
+            transport.start_client(event=negotiated)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             transport.close()
             raise UnreachableError(
-                f"{endpoint.hostname}:{endpoint.port}: no SSH session ({exc or type(exc).__name__})"
+                f"{where}: no SSH session ({exc or type(exc).__name__})"
             ) from None
+        if not negotiated.wait(endpoint.connect_timeout) or not transport.is_active():
+            exc = transport.get_exception()
+            transport.close()
+            why = str(exc) if exc else f"no key exchange within {endpoint.connect_timeout:g} s"
+            raise UnreachableError(f"{where}: no SSH session ({why})")
         try:
             self.known_hosts.check(
                 endpoint.hostname,

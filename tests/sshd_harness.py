@@ -1,0 +1,173 @@
+"""Real OpenSSH servers for the end-to-end tests, each on its own loopback address.
+
+Each server has its own host key, authorized_keys, HOME (so no login shell reads root's
+.bashrc) and PATH, where a replaying ``nvidia-smi`` answers from the recorded H100 capture.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+FIXTURES = Path(__file__).parent / "fixtures" / "h100-idle"
+
+REPLAY = textwrap.dedent(
+    '''\
+    #!{python}
+    """A replaying nvidia-smi: answers from a recorded capture, N GPUs cloned from GPU 0."""
+    import os, sys, time
+    CAPTURE = {capture!r}
+    GPUS = int(os.environ.get("REPLAY_GPUS", "{gpus}"))
+    MODE = {mode!r}
+    if MODE == "hang":
+        time.sleep(3600)
+
+    def body(name):
+        lines = open(os.path.join(CAPTURE, name)).read().split("\\n")
+        while lines and lines[-1] == "":
+            lines.pop()
+        return lines[0][2:], lines[1:-1]
+
+    args = sys.argv[1:]
+    query = next((a for a in args if a.startswith("--query-gpu=")), None)
+    if query:
+        cmd, rows = body("nvsmi_query_nounits.csv")
+        have = cmd.split("--query-gpu=")[1].split()[0].split(",")
+        want = query.split("=", 1)[1].split(",")
+        missing = [f for f in want if f not in have]
+        if missing:
+            print(f'Field "{{missing[0]}}" is not a valid field to query.')
+            sys.exit(2)
+        values = dict(zip(have, [c.strip() for c in rows[0].split(",")]))
+        for i in range(GPUS):
+            row = dict(values, index=str(i), uuid=values["uuid"][:-2] + f"{{i:02d}}",
+                       **{{"pci.bus_id": f"00000000:{{0x18 + i:02X}}:00.0"}})
+            print(", ".join(row[f] for f in want))
+    elif args[:2] == ["-q", "-x"]:
+        print("\\n".join(body("nvsmi_qx.xml")[1]))
+    elif args[:1] == ["topo"]:
+        print("\\n".join(body("nvsmi_topo.txt")[1]))
+    elif any(a.startswith("--query-compute-apps=") for a in args):
+        pass
+    else:
+        print("\\n".join(body("nvsmi_default.txt")[1]))
+    '''
+)
+
+
+def free_port(address: str) -> int:
+    """A TCP port free on an address."""
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return s.getsockname()[1]
+
+
+def new_key(path: Path) -> paramiko.Ed25519Key:
+    """Generate an ed25519 key pair at path (OpenSSH format) and return it."""
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    return paramiko.Ed25519Key.from_private_key_file(str(path))
+
+
+@dataclass
+class SshServer:
+    """One sshd on a loopback address."""
+
+    name: str
+    address: str
+    root: Path
+    authorized: list[str]
+    nvidia: str | None = "replay"  # "replay", "hang" or None (no driver)
+    gpus: int = 8
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    host_key: paramiko.PKey | None = None
+    extra_path: list[Path] = field(default_factory=list)
+
+    def start(self) -> SshServer:
+        """Write the config, start sshd in the foreground, wait until it listens."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        home, bin_dir = self.root / "home", self.root / "bin"
+        home.mkdir(exist_ok=True)
+        bin_dir.mkdir(exist_ok=True)
+        if self.nvidia is not None:
+            script = bin_dir / "nvidia-smi"
+            script.write_text(
+                REPLAY.format(
+                    python=sys.executable, capture=str(FIXTURES), gpus=self.gpus, mode=self.nvidia
+                )
+            )
+            script.chmod(0o755)
+        key_path = self.root / "ssh_host_ed25519_key"
+        if not key_path.exists():
+            self.host_key = new_key(key_path)
+        (self.root / "authorized_keys").write_text("\n".join(self.authorized) + "\n")
+        self.port = self.port or free_port(self.address)
+        path = ":".join([str(bin_dir), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"])
+        config = self.root / "sshd_config"
+        config.write_text(
+            textwrap.dedent(
+                f"""\
+                Port {self.port}
+                ListenAddress {self.address}
+                HostKey {key_path}
+                PidFile {self.root}/sshd.pid
+                AuthorizedKeysFile {self.root}/authorized_keys
+                StrictModes no
+                UsePAM no
+                PasswordAuthentication no
+                KbdInteractiveAuthentication no
+                PubkeyAuthentication yes
+                PermitRootLogin prohibit-password
+                SetEnv HOME={home} PATH={path}
+                Subsystem sftp internal-sftp
+                LogLevel ERROR
+                MaxStartups 200
+                MaxSessions 50
+                """
+            )
+        )
+        Path("/run/sshd").mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.root / "sshd.log", "wb"),  # noqa: SIM115
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((self.address, self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError((self.root / "sshd.log").read_text()) from None
+                time.sleep(0.05)
+        raise RuntimeError(f"sshd on {self.address}:{self.port} did not start")
+
+    def stop(self) -> None:
+        """Stop sshd."""
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+
+def sshd_available() -> str | None:
+    """Why real sshd tests cannot run here, or None when they can."""
+    if not os.path.exists(SSHD):
+        return "OpenSSH server (sshd) is not installed; .ci/run installs it"
+    if os.geteuid() != 0:
+        return "sshd test servers need root (privilege separation directory)"
+    return None
