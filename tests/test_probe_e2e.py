@@ -8,6 +8,7 @@ that accepts TCP but never speaks (black hole), and new hosts under strict and a
 from __future__ import annotations
 
 import json
+import os
 import socket
 import textwrap
 import time
@@ -24,7 +25,10 @@ from dcctl.transport.ssh import SshContext, SshTransport
 from tests.sshd_harness import SshServer, free_port, new_key, sshd_available
 
 reason = sshd_available()
-pytestmark = pytest.mark.skipif(reason is not None, reason=reason or "")
+# Outside CI a machine without sshd skips these visibly (pytest -ra lists why); in CI they must run.
+pytestmark = pytest.mark.skipif(
+    reason is not None and not os.environ.get("CI"), reason=reason or ""
+)
 
 CONNECT_TIMEOUT = 3
 

@@ -12,6 +12,7 @@ from dcctl.inventory.model import Host, Inventory, Profile
 from dcctl.probes.base import Probe
 from dcctl.probes.bundle import read_bundle, write_bundle
 from dcctl.probes.gather import HostReport, analyze_outputs, probe_host, steps_of
+from dcctl.probes.nvml import collect_nvml, load_nvml
 from dcctl.transport.base import Transport
 from dcctl.transport.fanout import HostStatus, Listener, fan_out
 from dcctl.transport.local import LocalTransport
@@ -53,6 +54,8 @@ def probe_fleet(
             report = probe_host(transport, probes, command_timeout=options.command_timeout)
         finally:
             transport.close()
+        if host.transport == "local" and "gpu" in report.results:
+            _use_nvml(report)
         report.findings = evaluate(report.results, _profile(inventory, host))
         return report
 
@@ -77,6 +80,23 @@ def probe_fleet(
                            timings={"total_s": round(outcome.duration_s, 3)})
             )  # fmt: skip
     return reports
+
+
+def _use_nvml(report: HostReport) -> None:
+    """On the local host, take GPU facts from NVML when it is there.
+
+    Topology and Xid events still come from nvidia-smi and the kernel log.
+    """
+    nvml = load_nvml()
+    if nvml is None:
+        return
+    try:
+        fresh = collect_nvml(nvml)
+    finally:
+        nvml.nvmlShutdown()
+    old = report.results["gpu"]
+    fresh.topology, fresh.xid_events = old.topology, old.xid_events
+    report.results["gpu"] = fresh
 
 
 def _profile(inventory: Inventory | None, host: Host | None) -> Profile | None:
