@@ -88,7 +88,7 @@ def test_result_can_carry_its_own_status():
 
 def steps(*specs):
     return [
-        Step(key, shell, re.compile("x"), timeout, fallback)
+        Step(key, shell, re.compile("x"), timeout, fallback, guarded=timeout < 5)
         for key, shell, timeout, fallback in specs
     ]
 
@@ -101,7 +101,7 @@ def test_script_frames_outputs_runs_fallbacks_and_stops_hung_commands():
         ("c2", "echo fallback ran", 5, "c"),
         ("d", "echo first", 5, None),
         ("d2", "echo must not run", 5, "d"),
-        ("e", "sleep 30", 1, None),
+        ("e", "sleep 30", 1, None),  # guarded: the host's timeout stops it
         ("f", "echo 'DCCTL-0000000000000000 END f rc=0'; echo real", 5, None),
     )
     script, boundary = build_script(chosen, boundary="DCCTL-feedfacefeedface")

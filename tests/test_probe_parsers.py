@@ -213,18 +213,35 @@ def test_network_from_ip_json():
 
 
 def test_sys_net_and_ib_lines():
-    assert parse_sys_net("/sys/class/net/ens1f0 mtu=9000 oper=up speed=400000\n") == {
-        "ens1f0": {"mtu": 9000, "oper": "up", "speed": 400000}
-    }
-    ports = parse_ib_ports(
-        "/sys/class/infiniband/mlx5_0/ports/1 state=4: ACTIVE rate=400 Gb/sec (4X NDR) "
-        "phys=5: LinkUp layer=InfiniBand\n"
-        "/sys/class/infiniband/mlx5_1/ports/1 state=1: DOWN rate=10 Gb/sec (4X SDR) "
-        "phys=3: Disabled layer=InfiniBand\n"
+    capture = "/sys/class/net/ens1f0 mtu=9000 oper=up speed=400000\n"
+    grep = (
+        "/sys/class/net/ens1f0/mtu:9000\n/sys/class/net/ens1f0/operstate:up\n"
+        "/sys/class/net/ens1f0/speed:400000\n/sys/class/net/lo/mtu:65536\n"
+        "/sys/class/net/lo/operstate:unknown\n"
     )
-    assert [(p.device, p.state, p.rate_gbps, p.phys_state) for p in ports] == [
-        ("mlx5_0", "ACTIVE", 400.0, "LinkUp"),
-        ("mlx5_1", "DOWN", 10.0, "Disabled"),
+    expected = {"mtu": 9000, "oper": "up", "speed": 400000}
+    assert parse_sys_net(capture) == {"ens1f0": expected}
+    assert parse_sys_net(grep) == {
+        "ens1f0": expected,
+        "lo": {"mtu": 65536, "oper": "unknown", "speed": None},
+    }
+    ib = "/sys/class/infiniband/{}/ports/1/{}"
+    text = "\n".join(
+        [
+            ib.format("mlx5_0", "state:4: ACTIVE"),
+            ib.format("mlx5_0", "rate:400 Gb/sec (4X NDR)"),
+            ib.format("mlx5_0", "phys_state:5: LinkUp"),
+            ib.format("mlx5_0", "link_layer:InfiniBand"),
+            ib.format("mlx5_1", "state:1: DOWN"),
+            ib.format("mlx5_1", "rate:10 Gb/sec (4X SDR)"),
+            ib.format("mlx5_1", "phys_state:3: Disabled"),
+            ib.format("mlx5_1", "link_layer:InfiniBand"),
+        ]
+    )
+    ports = parse_ib_ports(text)
+    assert [(p.device, p.state, p.rate_gbps, p.phys_state, p.link_layer) for p in ports] == [
+        ("mlx5_0", "ACTIVE", 400.0, "LinkUp", "InfiniBand"),
+        ("mlx5_1", "DOWN", 10.0, "Disabled", "InfiniBand"),
     ]
 
 

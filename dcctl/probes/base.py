@@ -18,7 +18,8 @@ class Step:
     ``key`` files its output (and names its bundle file); ``recognise`` matches the ``$ ``
     line of a bundle file made by another tool (quoting may be lost there); ``fallback_for``
     names a step this one replaces when that step fails (``nvidia-smi -q -x`` when the CSV
-    query fails).
+    query fails); ``guarded`` steps may hang (nvidia-smi with a wedged driver, df on a dead NFS
+    mount) and run under the host's ``timeout -k`` with ``timeout`` seconds.
     """
 
     key: str
@@ -26,6 +27,7 @@ class Step:
     recognise: re.Pattern[str]
     timeout: float = 20.0
     fallback_for: str | None = None
+    guarded: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,11 @@ from dataclasses import dataclass, field
 from dcctl.probes.base import Outputs, Step, recogniser
 
 SYS_NET = (
-    'for d in /sys/class/net/*; do echo "$d mtu=$(cat $d/mtu) oper=$(cat $d/operstate) '
-    'speed=$(cat $d/speed 2>/dev/null)"; done; ls /sys/class/infiniband 2>&1'
+    "grep -H . /sys/class/net/*/mtu /sys/class/net/*/operstate /sys/class/net/*/speed "
+    "2>/dev/null; true"
 )
-IB_PORTS = (
-    'for p in /sys/class/infiniband/*/ports/*; do [ -d "$p" ] && echo "$p '
-    "state=$(cat $p/state) rate=$(cat $p/rate) phys=$(cat $p/phys_state) "
-    'layer=$(cat $p/link_layer)"; done; true'
-)
+_IB = "/sys/class/infiniband/*/ports/*"
+IB_PORTS = f"grep -H . {_IB}/state {_IB}/rate {_IB}/phys_state {_IB}/link_layer 2>/dev/null; true"
 
 
 @dataclass
@@ -67,7 +64,7 @@ class NetworkProbe:
         Step("net.link", "ip -j -s link", recogniser(r"^ip -j -s link|^ip -s -j link")),
         Step("net.addr", "ip -j addr", recogniser(r"^ip -j addr")),
         Step("net.sys", SYS_NET, recogniser(r"/sys/class/net")),
-        Step("net.ib", IB_PORTS, recogniser(r"/sys/class/infiniband/\*/ports")),
+        Step("net.ib", IB_PORTS, recogniser(r"/sys/class/infiniband/\*/ports/\*/state")),
     )
 
     def parse(self, outputs: Outputs) -> NetworkReport:
@@ -143,47 +140,67 @@ def parse_ip_addr(text: str) -> dict[str, list[str]]:
 
 
 _SYS_LINE = re.compile(r"^/sys/class/net/(\S+) mtu=(\S*) oper=(\S*) speed=(\S*)")
+_SYS_GREP = re.compile(r"^/sys/class/net/([^/]+)/(mtu|operstate|speed):(.*)$")
 
 
 def parse_sys_net(text: str) -> dict[str, dict[str, object]]:
-    """Per interface: mtu, operstate, speed (Mb/s; None when the kernel reports none or -1)."""
+    """Per interface: mtu, operstate, speed (Mb/s; None when the kernel reports none or -1).
+
+    Reads ``grep -H . /sys/class/net/*/{mtu,operstate,speed}`` (what dcctl runs) and the
+    ``<path> mtu=… oper=… speed=…`` lines of a hand-made capture.
+    """
     out: dict[str, dict[str, object]] = {}
     for line in text.splitlines():
-        m = _SYS_LINE.match(line.strip())
-        if not m:
+        line = line.strip()
+        if m := _SYS_LINE.match(line):
+            name, mtu, oper, speed = m.groups()
+        elif m := _SYS_GREP.match(line):
+            name, attr, value = m.groups()
+            entry = out.setdefault(name, {"mtu": None, "oper": None, "speed": None})
+            if attr == "mtu":
+                entry["mtu"] = int(value) if value.isdigit() else None
+            elif attr == "operstate":
+                entry["oper"] = value or None
+            else:
+                entry["speed"] = _speed(value)
             continue
-        name, mtu, oper, speed = m.groups()
-        speed_value = int(speed) if speed.lstrip("-").isdigit() else None
-        out[name] = {
-            "mtu": int(mtu) if mtu.isdigit() else None,
-            "oper": oper or None,
-            "speed": speed_value if speed_value is not None and speed_value > 0 else None,
-        }
+        else:
+            continue
+        out[name] = {"mtu": int(mtu) if mtu.isdigit() else None, "oper": oper or None,
+                     "speed": _speed(speed)}  # fmt: skip
     return out
 
 
-_IB_LINE = re.compile(
-    r"^/sys/class/infiniband/(\S+)/ports/(\d+) state=(.*?) rate=(.*?) phys=(.*?) layer=(.*)$"
-)
+def _speed(text: str) -> int | None:
+    value = int(text) if text.lstrip("-").isdigit() else None
+    return value if value is not None and value > 0 else None
+
+
+_IB_GREP = re.compile(r"^/sys/class/infiniband/([^/]+)/ports/(\d+)/(\w+):(.*)$")
 
 
 def parse_ib_ports(text: str) -> list[IbPort]:
-    """IB ports from the /sys/class/infiniband lines (``state=4: ACTIVE rate=400 Gb/sec ...``)."""
-    ports = []
+    """IB ports from ``grep -H .`` over /sys/class/infiniband/*/ports/*/{state,rate,...}.
+
+    Values look like ``state:4: ACTIVE`` and ``rate:400 Gb/sec (4X NDR)``.
+    """
+    ports: dict[tuple[str, int], dict[str, str]] = {}
     for line in text.splitlines():
-        m = _IB_LINE.match(line.strip())
-        if not m:
-            continue
-        device, port, state, rate, phys, layer = m.groups()
-        rate_m = re.match(r"([\d.]+)", rate.strip())
-        ports.append(
+        m = _IB_GREP.match(line.strip())
+        if m:
+            device, port, attr, value = m.groups()
+            ports.setdefault((device, int(port)), {})[attr] = value.strip()
+    out = []
+    for (device, port), attrs in sorted(ports.items()):
+        rate = re.match(r"([\d.]+)", attrs.get("rate", ""))
+        out.append(
             IbPort(
                 device=device,
-                port=int(port),
-                state=state.split(":", 1)[-1].strip() or None,
-                phys_state=phys.split(":", 1)[-1].strip() or None,
-                rate_gbps=float(rate_m.group(1)) if rate_m else None,
-                link_layer=layer.strip() or None,
+                port=port,
+                state=attrs.get("state", "").split(":", 1)[-1].strip() or None,
+                phys_state=attrs.get("phys_state", "").split(":", 1)[-1].strip() or None,
+                rate_gbps=float(rate.group(1)) if rate else None,
+                link_layer=attrs.get("link_layer") or None,
             )
         )
-    return ports
+    return out

@@ -1,8 +1,8 @@
 """One round trip per host: every probe command in one shell script, outputs framed.
 
-The script runs each chain of steps (a step and its fallbacks) in the background, each command
-under ``timeout -k`` on the host, waits, then prints every output between two marker lines
-carrying a random boundary, so no output can forge a frame.
+The script runs each chain of steps (a step and its fallbacks) in the background, commands that
+may hang (nvidia-smi, df on a dead NFS mount) under ``timeout -k`` on the host, waits, then prints
+every output between two marker lines carrying a random boundary, so no output forges a frame.
 """
 
 from __future__ import annotations
@@ -18,17 +18,35 @@ _PRELUDE = r"""d=$(mktemp -d 2>/dev/null) || { d=/tmp/dcctl.$$; mkdir -p "$d"; }
 trap 'rm -rf "$d"' EXIT
 PATH="$PATH:/usr/sbin:/sbin"; export PATH
 if command -v timeout >/dev/null 2>&1; then T="timeout -k 2"; else T=""; fi
-run() {
-  ( if [ -n "$T" ]; then $T "$2" sh -c "$3"; else sh -c "$3"; fi ) >"$d/$1" 2>&1 </dev/null
-  echo $? >"$d/$1.rc"
-}
 """
 
 
+def _invocation(step: Step) -> str:
+    """How one step runs: in a subshell; under the host's ``timeout`` when it may hang."""
+    if step.guarded:
+        quoted = shlex.quote(step.shell)
+        return (
+            f'if [ -n "$T" ]; then $T {int(step.timeout)} sh -c {quoted}; else sh -c {quoted}; fi'
+        )
+    return f"( {step.shell}\n)"  # the newline ends a trailing comment in the command
+
+
+def _framed(step: Step, boundary: str) -> str:
+    """The step wrapped in its frame; ``rc`` holds its exit status afterwards."""
+    return (
+        f"printf '%s BEGIN %s\\n' {boundary} {step.key}; {_invocation(step)}; rc=$?; "
+        f"printf '\\n%s END %s rc=%s\\n' {boundary} {step.key} $rc"
+    )
+
+
 def build_script(steps: Sequence[Step], boundary: str | None = None) -> tuple[str, str]:
-    """The script text and its boundary token."""
+    """The script text and its boundary token.
+
+    Each chain (a step and its fallbacks) runs in the background, writing its framed output to
+    a file of its own; one ``cat`` prints them all at the end. Few processes per host: the
+    script is the whole cost a probe puts on a host besides the commands themselves.
+    """
     boundary = boundary or f"DCCTL-{secrets.token_hex(8)}"
-    by_key = {s.key: s for s in steps}
     chains: list[list[Step]] = []
     for step in steps:
         if step.fallback_for is None:
@@ -39,22 +57,14 @@ def build_script(steps: Sequence[Step], boundary: str | None = None) -> tuple[st
                 if chain[0].key == step.fallback_for:
                     chain.append(step)
     lines = [_PRELUDE]
-    for chain in chains:
+    for n, chain in enumerate(chains):
         first, rest = chain[0], chain[1:]
-        parts = [f"run {first.key} {int(first.timeout)} {shlex.quote(first.shell)}"]
+        body = _framed(first, boundary)
         for fallback in rest:
-            parts.append(
-                f'[ "$(cat "$d/{first.key}.rc")" = 0 ] || '
-                f"run {fallback.key} {int(fallback.timeout)} {shlex.quote(fallback.shell)}"
-            )
-        lines.append("{ " + "; ".join(parts) + "; } &")
+            body += f"; [ $rc = 0 ] || {{ {_framed(fallback, boundary)}; }}"
+        lines.append(f'{{ {body}; }} >"$d/{n}" 2>&1 </dev/null &')
     lines.append("wait")
-    keys = " ".join(by_key)
-    lines.append(
-        f'for k in {keys}; do [ -f "$d/$k.rc" ] || continue; '
-        f'printf \'%s BEGIN %s\\n\' {boundary} "$k"; cat "$d/$k"; '
-        f'printf \'\\n%s END %s rc=%s\\n\' {boundary} "$k" "$(cat "$d/$k.rc")"; done'
-    )
+    lines.append('cat "$d"/*')
     return "\n".join(lines) + "\n", boundary
 
 

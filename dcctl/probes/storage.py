@@ -61,7 +61,7 @@ class StorageProbe:
     name = "storage"
     steps = (
         Step("disk.lsblk", "lsblk -J -b", recogniser(r"^lsblk -J")),
-        Step("disk.df", "df -PT -k", recogniser(r"^df -")),
+        Step("disk.df", "df -PT -k", recogniser(r"^df -"), timeout=10, guarded=True),
         Step("disk.mounts", "cat /proc/mounts", recogniser(r"/proc/mounts")),
     )
 
