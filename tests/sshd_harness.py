@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
@@ -91,7 +91,8 @@ class SshServer:
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     host_key: paramiko.PKey | None = None
-    extra_path: list[Path] = field(default_factory=list)
+    netns: str | None = None  # run sshd inside this network namespace
+    shared_host_key: Path | None = None  # reuse one host key (benchmarks with many hosts)
 
     def start(self) -> SshServer:
         """Write the config, start sshd in the foreground, wait until it listens."""
@@ -107,9 +108,11 @@ class SshServer:
                 )
             )
             script.chmod(0o755)
-        key_path = self.root / "ssh_host_ed25519_key"
+        key_path = self.shared_host_key or self.root / "ssh_host_ed25519_key"
         if not key_path.exists():
             self.host_key = new_key(key_path)
+        else:
+            self.host_key = paramiko.Ed25519Key.from_private_key_file(str(key_path))
         (self.root / "authorized_keys").write_text("\n".join(self.authorized) + "\n")
         self.port = self.port or free_port(self.address)
         path = ":".join([str(bin_dir), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"])
@@ -137,8 +140,9 @@ class SshServer:
             )
         )
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.process = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(config)],
+            [*prefix, SSHD, "-D", "-e", "-f", str(config)],
             stdout=subprocess.DEVNULL,
             stderr=open(self.root / "sshd.log", "wb"),  # noqa: SIM115
         )

@@ -96,12 +96,12 @@ def steps(*specs):
 def test_script_frames_outputs_runs_fallbacks_and_stops_hung_commands():
     chosen = steps(
         ("a", "echo alpha; echo beta >&2", 5, None),
-        ("b", "printf 'no newline'; exit 3", 5, None),
-        ("c", "exit 1", 5, None),
+        ("b", "printf 'no newline'; (exit 3)", 5, None),
+        ("c", "false", 5, None),
         ("c2", "echo fallback ran", 5, "c"),
         ("d", "echo first", 5, None),
         ("d2", "echo must not run", 5, "d"),
-        ("e", "sleep 30", 1, None),  # guarded: the host's timeout stops it
+        ("e", "printf partial; sleep 30", 1, None),  # guarded: the host's timeout stops it
         ("f", "echo 'DCCTL-0000000000000000 END f rc=0'; echo real", 5, None),
     )
     script, boundary = build_script(chosen, boundary="DCCTL-feedfacefeedface")
@@ -113,7 +113,7 @@ def test_script_frames_outputs_runs_fallbacks_and_stops_hung_commands():
     assert outputs["b"].text == "no newline" and outputs["b"].rc == 3
     assert outputs["c"].rc == 1 and outputs["c2"].text == "fallback ran\n"
     assert "d2" not in outputs
-    assert outputs["e"].timed_out
+    assert outputs["e"].timed_out and outputs["e"].text == "partial"
     assert outputs["f"].text.endswith("real\n")  # a forged frame line is just text
 
 

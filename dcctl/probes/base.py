@@ -19,7 +19,8 @@ class Step:
     line of a bundle file made by another tool (quoting may be lost there); ``fallback_for``
     names a step this one replaces when that step fails (``nvidia-smi -q -x`` when the CSV
     query fails); ``guarded`` steps may hang (nvidia-smi with a wedged driver, df on a dead NFS
-    mount) and run under the host's ``timeout -k`` with ``timeout`` seconds.
+    mount) and run under the host's ``timeout -k`` with ``timeout`` seconds; steps of one
+    ``group`` run one after another (the nvidia-smi calls, which the driver serialises anyway).
     """
 
     key: str
@@ -28,6 +29,7 @@ class Step:
     timeout: float = 20.0
     fallback_for: str | None = None
     guarded: bool = False
+    group: str | None = None
 
 
 @dataclass(frozen=True)

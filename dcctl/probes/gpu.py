@@ -28,27 +28,40 @@ class GpuProbe:
 
     name = "gpu"
     steps = (
-        Step("gpu.query", query_command(), recogniser(r"^nvidia-smi .*--query-gpu="), guarded=True),
+        Step(
+            "gpu.query",
+            query_command(),
+            recogniser(r"^nvidia-smi .*--query-gpu="),
+            guarded=True,
+            group="nvidia",
+        ),
         Step(
             "gpu.xml",
             "nvidia-smi -q -x",
             recogniser(r"^nvidia-smi -q -x\b|^nvidia-smi -x -q\b"),
             fallback_for="gpu.query",
             guarded=True,
+            group="nvidia",
         ),
         Step(
             "gpu.apps",
             APPS_COMMAND,
             recogniser(r"^nvidia-smi .*--query-compute-apps="),
             guarded=True,
+            group="nvidia",
         ),
-        Step("gpu.topo", "nvidia-smi topo -m", recogniser(r"^nvidia-smi topo -m"), guarded=True),
+        Step(
+            "gpu.topo",
+            "nvidia-smi topo -m",
+            recogniser(r"^nvidia-smi topo -m"),
+            guarded=True,
+            group="nvidia",
+        ),
         Step(
             "gpu.xid",
             "dmesg 2>&1 | grep -i -E 'xid|nvrm' | tail -50",
             recogniser(r"dmesg.*xid|journalctl.*xid"),
             timeout=10,
-            guarded=True,
         ),
     )
 

@@ -21,65 +21,83 @@ if command -v timeout >/dev/null 2>&1; then T="timeout -k 2"; else T=""; fi
 """
 
 
-def _invocation(step: Step) -> str:
-    """How one step runs: in a subshell; under the host's ``timeout`` when it may hang."""
-    if step.guarded:
-        quoted = shlex.quote(step.shell)
-        return (
-            f'if [ -n "$T" ]; then $T {int(step.timeout)} sh -c {quoted}; else sh -c {quoted}; fi'
-        )
-    return f"( {step.shell}\n)"  # the newline ends a trailing comment in the command
-
-
 def _framed(step: Step, boundary: str) -> str:
-    """The step wrapped in its frame; ``rc`` holds its exit status afterwards."""
+    """The step between its frame lines; ``rc`` holds its exit status afterwards.
+
+    Commands run in the chain's own shell (no subshell each): they are dcctl's constants, none
+    exits the shell, and one that changes shell state (IFS) brackets itself.
+    """
     return (
-        f"printf '%s BEGIN %s\\n' {boundary} {step.key}; {_invocation(step)}; rc=$?; "
+        f"printf '%s BEGIN %s\\n' {boundary} {step.key}; {step.shell}\n rc=$?; "
         f"printf '\\n%s END %s rc=%s\\n' {boundary} {step.key} $rc"
     )
+
+
+def _chains(steps: Sequence[Step]) -> list[list[Step]]:
+    """Steps grouped into chains, each run one step after another.
+
+    A step's fallbacks follow it; steps of one ``group`` (the nvidia-smi calls) share a chain.
+    """
+    chains: dict[str, list[Step]] = {}
+    for step in steps:
+        if step.fallback_for is None:
+            chains.setdefault(step.group or step.key, []).append(step)
+    for step in steps:
+        if step.fallback_for is not None:
+            for chain in chains.values():
+                keys = [s.key for s in chain]
+                if step.fallback_for in keys:
+                    chain.insert(keys.index(step.fallback_for) + 1, step)
+    return list(chains.values())
 
 
 def build_script(steps: Sequence[Step], boundary: str | None = None) -> tuple[str, str]:
     """The script text and its boundary token.
 
-    Each chain (a step and its fallbacks) runs in the background, writing its framed output to
-    a file of its own; one ``cat`` prints them all at the end. Few processes per host: the
-    script is the whole cost a probe puts on a host besides the commands themselves.
+    Chains run in parallel in the background, each writing its framed outputs to a file of
+    its own; one ``cat`` prints them all at the end. A chain with a command that may hang runs
+    under the host's ``timeout -k`` (its slowest step's limit). Few processes per host: this
+    script is the whole cost a probe adds on a host besides the commands themselves.
     """
     boundary = boundary or f"DCCTL-{secrets.token_hex(8)}"
-    chains: list[list[Step]] = []
-    for step in steps:
-        if step.fallback_for is None:
-            chains.append([step])
-    for step in steps:
-        if step.fallback_for is not None:
-            for chain in chains:
-                if chain[0].key == step.fallback_for:
-                    chain.append(step)
     lines = [_PRELUDE]
-    for n, chain in enumerate(chains):
-        first, rest = chain[0], chain[1:]
-        body = _framed(first, boundary)
-        for fallback in rest:
-            body += f"; [ $rc = 0 ] || {{ {_framed(fallback, boundary)}; }}"
-        lines.append(f'{{ {body}; }} >"$d/{n}" 2>&1 </dev/null &')
+    for n, chain in enumerate(_chains(steps)):
+        parts = []
+        for step in chain:
+            framed = _framed(step, boundary)
+            parts.append(f"[ $rc = 0 ] || {{ {framed}; }}" if step.fallback_for else framed)
+        body = "rc=0; " + "; ".join(parts)
+        if any(step.guarded for step in chain):
+            limit = int(max(step.timeout for step in chain))
+            quoted = shlex.quote(body)
+            run = f'if [ -n "$T" ]; then $T {limit} sh -c {quoted}; else sh -c {quoted}; fi'
+        else:
+            run = body
+        lines.append(f'{{ {run}; }} >"$d/{n}" 2>&1 </dev/null &')
     lines.append("wait")
     lines.append('cat "$d"/*')
     return "\n".join(lines) + "\n", boundary
 
 
 def parse_framed(text: str, boundary: str, steps: Sequence[Step]) -> dict[str, Output]:
-    """Split the script's output back into one Output per step that ran."""
+    """Split the script's output back into one Output per step that ran.
+
+    The boundary is random, so no output can contain it: the text between one ``BEGIN`` and
+    the next is one step's. A step whose END line never came (the host's ``timeout`` stopped
+    its chain) keeps what it printed and no exit status, which reads as timed out.
+    """
     by_key = {s.key: s for s in steps}
-    pattern = re.compile(
-        rf"^{re.escape(boundary)} BEGIN (\S+)\n(.*?)\n{re.escape(boundary)} END \1 rc=(\d*)$",
-        re.S | re.M,
-    )
+    end = re.compile(rf"\n{re.escape(boundary)} END (\S+) rc=(\d*)\n?$")
     outputs: dict[str, Output] = {}
-    for match in pattern.finditer(text):
-        key, body, rc = match.group(1), match.group(2), match.group(3)
+    for piece in text.split(f"{boundary} BEGIN ")[1:]:
+        key, _, rest = piece.partition("\n")
         step = by_key.get(key)
         if step is None:
             continue
-        outputs[key] = Output(step.shell, body, int(rc) if rc else None)
+        closing = end.search(rest)
+        if closing is not None and closing.group(1) == key:
+            rc = closing.group(2)
+            outputs[key] = Output(step.shell, rest[: closing.start()], int(rc) if rc else None)
+        else:
+            outputs[key] = Output(step.shell, rest, None)
     return outputs

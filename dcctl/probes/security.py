@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from dcctl.probes.base import Outputs, Step, recogniser
 
 ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-PATH_DIRS = f'IFS=:; stat -Lc "%a %U %n" $PATH:{ROOT_PATH} 2>/dev/null; true'
+PATH_DIRS = f'(IFS=:; stat -Lc "%a %U %n" $PATH:{ROOT_PATH} 2>/dev/null); true'
 #: sshd settings worth reporting (``sshd -T`` prints them lower-case).
 SSHD_KEYS = (
     "permitrootlogin",
@@ -63,7 +63,8 @@ class SecurityProbe:
     name = "security"
     steps = (
         Step("sec.sshd", "sshd -T 2>&1", recogniser(r"^sshd -T")),
-        Step("sec.listen", "ss -Hltnup 2>/dev/null || ss -ltnu", recogniser(r"^ss -")),
+        # No -p: naming the owning processes means reading every /proc/*/fd on the host.
+        Step("sec.listen", "ss -Hltnu 2>/dev/null || ss -ltnu", recogniser(r"^ss -")),
         Step("sec.path", PATH_DIRS, recogniser(r"stat -Lc"), timeout=10, guarded=True),
     )
 
