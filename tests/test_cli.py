@@ -251,3 +251,10 @@ def test_colour_only_when_allowed(runner):
     assert "\x1b[" in coloured.stdout
     assert "\x1b[" not in run(runner, "--no-color", *args, env={"FORCE_COLOR": "1"}).stdout
     assert "\x1b[" not in run(runner, *args, env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
+
+
+def test_probe_help_names_every_probe():
+    from dcctl.cli.probe_cmd import PROBE_NAMES
+    from dcctl.probes.registry import PROBES
+
+    assert tuple(PROBES) == PROBE_NAMES

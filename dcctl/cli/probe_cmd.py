@@ -11,12 +11,10 @@ import typer
 from dcctl.checks.findings import Severity
 from dcctl.cli.state import OutputFormat, State
 from dcctl.errors import ExitCode, InventoryError, InventoryNotFoundError
-from dcctl.probes.fleet import ProbeOptions, analyze_bundles, probe_fleet, save_bundles
-from dcctl.probes.registry import PROBES, select_probes
-from dcctl.probes.summary import report_document
 from dcctl.render.console import write_json, write_jsonl
-from dcctl.render.probe import render_probe_reports
-from dcctl.render.progress import ProgressDisplay
+
+#: Probe names, for the help text (the probe modules load only when the command runs).
+PROBE_NAMES = ("gpu", "network", "system", "storage", "security")
 
 
 def probe(
@@ -27,7 +25,10 @@ def probe(
     probes: Annotated[
         str | None,
         typer.Option(
-            "-p", "--probe", metavar="NAMES", help=f"Comma-separated: {','.join(PROBES)} [all]."
+            "-p",
+            "--probe",
+            metavar="NAMES",
+            help=f"Comma-separated: {','.join(PROBE_NAMES)} [all].",
         ),
     ] = None,
     forks: Annotated[int, typer.Option("-f", "--forks", min=1, help="Hosts at once.")] = 64,
@@ -50,6 +51,13 @@ def probe(
 
     Exit status: 0 all fine, 1 findings (warning or worse), 3 some hosts not ok.
     """
+    # Imported here: paramiko and the probes cost ~0.2 s to import, which other commands skip.
+    from dcctl.probes.fleet import ProbeOptions, analyze_bundles, probe_fleet, save_bundles
+    from dcctl.probes.registry import select_probes
+    from dcctl.probes.summary import report_document
+    from dcctl.render.probe import render_probe_reports
+    from dcctl.render.progress import ProgressDisplay
+
     state: State = ctx.obj
     chosen = select_probes(probes.split(",") if probes else None)
     names = [p.name for p in chosen]

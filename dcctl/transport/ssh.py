@@ -285,26 +285,28 @@ class SshTransport:
         deadline = None if timeout is None else start + timeout + 5.0
         out, err = bytearray(), bytearray()
         timed_out = False
+        rc: int | None = None
         try:
+            # The channel's fileno becomes readable on stdout or stderr data and at EOF, so this
+            # sleeps until there is something to do (no polling).
             while True:
-                wait = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
-                select.select([channel], [], [], wait)
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    timed_out = True
+                    break
+                select.select([channel], [], [], left)
                 while channel.recv_ready():
                     out += channel.recv(65536)
                 while channel.recv_stderr_ready():
                     err += channel.recv_stderr(65536)
-                if (
-                    channel.exit_status_ready()
-                    and not channel.recv_ready()
-                    and not channel.recv_stderr_ready()
-                ):
+                if (channel.eof_received or channel.closed) and not channel.recv_ready():
                     break
-                if channel.closed and not channel.recv_ready():
-                    break
-                if deadline is not None and time.monotonic() > deadline:
+            if not timed_out:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if channel.status_event.wait(left):
+                    rc = channel.recv_exit_status()
+                else:
                     timed_out = True
-                    break
-            rc = None if timed_out else channel.recv_exit_status()
         finally:
             channel.close()
         if rc in (124, 137) and timeout is not None:
