@@ -221,6 +221,11 @@ def tools(lab: Lab, n: int, work: Path) -> dict[str, tuple[list[str], dict[str, 
              "--forks", str(n)],
             env,
         ),
+        "dcctl probe -p system": (
+            [sys.executable, "-m", "dcctl", "-q", "-i", str(inventory), "-o", "json", "probe",
+             "--forks", str(n), "-p", "system"],
+            env,
+        ),
         "paramiko pool (true)": (
             [sys.executable, str(HERE / "paramiko_pool.py"), str(work / "hosts.txt"), str(key),
              str(known), str(n)],
@@ -246,13 +251,13 @@ def tools(lab: Lab, n: int, work: Path) -> dict[str, tuple[list[str], dict[str, 
     return out
 
 
-def check_dcctl(path: Path, n: int) -> str:
+def check_dcctl(path: Path, n: int, probes: int) -> str:
     """How many hosts the dcctl run read fully."""
     try:
         docs = json.loads(path.read_text())
     except json.JSONDecodeError:
         return "no JSON"
-    ok = sum(1 for d in docs if d["status"] == "ok" and len(d["results"]) == 5)
+    ok = sum(1 for d in docs if d["status"] == "ok" and len(d["results"]) == probes)
     return f"{ok}/{n} ok"
 
 
@@ -285,11 +290,11 @@ def main() -> None:
             for name, (cmd, env) in tools(lab, n, work).items():
                 if not any(name.startswith(w) for w in wanted):
                     continue
-                result_file = work / f"{name.split()[0]}.out"
+                result_file = work / f"{name.split()[0]}{'-system' if 'system' in name else ''}.out"
                 figures[name] = timed(cmd, env, result_file)
                 note = ""
                 if name.startswith("dcctl"):
-                    note = check_dcctl(result_file, n)
+                    note = check_dcctl(result_file, n, 1 if "system" in name else 5)
                 elif name.startswith("paramiko"):
                     note = result_file.read_text().strip()
                 elif figures[name]["rc"] != 0:

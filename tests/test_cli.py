@@ -258,3 +258,22 @@ def test_probe_help_names_every_probe():
     from dcctl.probes.registry import PROBES
 
     assert tuple(PROBES) == PROBE_NAMES
+
+
+def test_probe_from_the_h100_capture_bundle(runner):
+    bundle = ROOT / "tests" / "fixtures" / "h100-idle"
+    result = run(runner, "-o", "json", "probe", "--from-bundle", str(bundle), "-i", EXAMPLE)
+    assert result.exit_code == 0, result.output
+    (doc,) = json.loads(result.stdout)
+    assert doc["host"] == "h100-idle" and doc["status"] == "ok"
+    gpu = doc["results"]["gpu"]
+    assert gpu["driver_version"] == "580.159.04" and len(gpu["gpus"]) == 1
+    assert doc["results"]["system"]["os_name"] == "Ubuntu 24.04.3 LTS"
+    table = run(runner, "probe", "--from-bundle", str(bundle), "-i", EXAMPLE)
+    assert "h100-idle   1× NVIDIA H100 80GB HBM3, driver 580.159.04, PCIe 5×16" in table.stdout
+
+
+def test_probe_unknown_probe_name(runner):
+    result = run(runner, "-i", EXAMPLE, "probe", "-p", "gpus")
+    assert result.exit_code == 2
+    assert "unknown probe 'gpus' (did you mean 'gpu'?)" in result.stderr

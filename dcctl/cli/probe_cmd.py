@@ -78,7 +78,7 @@ def probe(
             save_bundles(save_bundle, reports)
     elapsed = time.monotonic() - start
     if state.output is OutputFormat.json:
-        write_json(state.out, [report_document(r) for r in reports])
+        write_json(state.out, [report_document(r) for r in reports], one_item_per_line=True)
     elif state.output is OutputFormat.jsonl:
         write_jsonl(state.out, (report_document(r) for r in reports))
     else:

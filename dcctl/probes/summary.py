@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, is_dataclass
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 from dcctl.probes.gather import HostReport
@@ -107,12 +107,23 @@ def summarize(name: str, result: Any) -> str:
     return fn(result) if fn else str(result)
 
 
+def plain(value: Any) -> Any:
+    """Dataclasses, lists and dicts as JSON-ready data (like ``asdict``, without deep copies)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
 def report_document(report: HostReport) -> dict[str, Any]:
     """One host's JSON document: status, results, findings, errors, timings."""
     return {
         "host": report.host,
         "status": report.status.value,
-        "results": {k: asdict(v) if is_dataclass(v) else v for k, v in report.results.items()},
+        "results": {k: plain(v) for k, v in report.results.items()},
         "findings": [f.to_dict() for f in report.findings],
         "errors": report.errors,
         "timings": report.timings,

@@ -1,0 +1,67 @@
+"""How SSH settings combine: the inventory over ~/.ssh/config over defaults (no network)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from dcctl.inventory.loader import load_inventory
+from dcctl.transport.hostkeys import KnownHosts
+from dcctl.transport.ssh import SshContext
+
+
+def test_inventory_over_ssh_config(tmp_path):
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        textwrap.dedent(
+            """\
+            Host gpu*
+              HostName %h.dc.example.net
+              User cfguser
+              Port 2200
+              IdentityFile ~/.ssh/cfg_key
+              ProxyJump bastion.example.net
+              ConnectTimeout 7
+            Host *
+              User fallback
+            """
+        )
+    )
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(
+        textwrap.dedent(
+            """\
+            hosts:
+              - name: gpu1
+              - name: gpu2
+                address: 10.0.0.2
+                ssh: {user: ops, port: 22, proxy_jump: none, host_key_policy: accept-new}
+              - name: login
+            """
+        )
+    )
+    hosts = load_inventory(inv).hosts
+    context = SshContext(known_hosts=KnownHosts(tmp_path / "kh", None), config_path=config)
+    gpu1 = context.endpoint(hosts["gpu1"])
+    assert (gpu1.hostname, gpu1.user, gpu1.port, gpu1.proxy_jump, gpu1.connect_timeout) == (
+        "gpu1.dc.example.net",
+        "cfguser",
+        2200,
+        "bastion.example.net",
+        7.0,
+    )
+    assert gpu1.identities[0].endswith("/.ssh/cfg_key")
+    gpu2 = context.endpoint(hosts["gpu2"])
+    assert (gpu2.hostname, gpu2.user, gpu2.port, gpu2.proxy_jump, gpu2.host_key_policy) == (
+        "10.0.0.2",
+        "ops",
+        22,
+        None,
+        "accept-new",
+    )
+    login = context.endpoint(hosts["login"])
+    assert (login.hostname, login.user, login.port, login.host_key_policy) == (
+        "login",
+        "fallback",
+        22,
+        "strict",
+    )
