@@ -65,3 +65,35 @@ def test_inventory_over_ssh_config(tmp_path):
         22,
         "strict",
     )
+
+
+def test_known_hosts_plain_and_hashed_entries(tmp_path):
+    import paramiko
+    import pytest
+
+    from dcctl.transport.base import HostKeyError
+
+    good = paramiko.Ed25519Key.from_private_key_file(str(_key(tmp_path, "good")))
+    other = paramiko.Ed25519Key.from_private_key_file(str(_key(tmp_path, "other")))
+    hashed = paramiko.HostKeys.hash_host("[10.0.0.9]:2222")
+    (tmp_path / "kh").write_text(
+        f"10.0.0.8 ssh-ed25519 {good.get_base64()}\n{hashed} ssh-ed25519 {good.get_base64()}\n"
+    )
+    known = KnownHosts(tmp_path / "kh", None)
+    known.check("10.0.0.8", 22, good, "strict")
+    known.check("10.0.0.9", 2222, good, "strict")  # found through the hashed entry
+    with pytest.raises(HostKeyError, match="HOST KEY CHANGED"):
+        known.check("10.0.0.9", 2222, other, "accept-new")
+    with pytest.raises(HostKeyError, match="unknown host key"):
+        known.check("10.0.0.10", 22, good, "strict")
+    known.check("10.0.0.10", 22, good, "accept-new")
+    assert "10.0.0.10 ssh-ed25519" in (tmp_path / "kh").read_text()
+    known.check("10.0.0.10", 22, good, "strict")  # now known, in this run too
+
+
+def _key(tmp_path, name):
+    import subprocess
+
+    path = tmp_path / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    return path

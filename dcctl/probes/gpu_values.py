@@ -28,7 +28,12 @@ def missing(value: str | None) -> bool:
 
 def text(value: str | None) -> str | None:
     """A string value, or None when not available."""
-    return None if value is None or missing(value) else value.strip()
+    if value is None:
+        return None
+    stripped = value.strip()
+    if not stripped or (stripped[0] in "[NnURrG" and stripped.lower() in _MISSING):
+        return None
+    return stripped
 
 
 def number(value: str | None) -> float | None:

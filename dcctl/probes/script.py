@@ -7,7 +7,6 @@ every output between two marker lines carrying a random boundary, so no output f
 
 from __future__ import annotations
 
-import re
 import secrets
 import shlex
 from collections.abc import Sequence
@@ -87,17 +86,17 @@ def parse_framed(text: str, boundary: str, steps: Sequence[Step]) -> dict[str, O
     its chain) keeps what it printed and no exit status, which reads as timed out.
     """
     by_key = {s.key: s for s in steps}
-    end = re.compile(rf"\n{re.escape(boundary)} END (\S+) rc=(\d*)\n?$")
     outputs: dict[str, Output] = {}
     for piece in text.split(f"{boundary} BEGIN ")[1:]:
         key, _, rest = piece.partition("\n")
         step = by_key.get(key)
         if step is None:
             continue
-        closing = end.search(rest)
-        if closing is not None and closing.group(1) == key:
-            rc = closing.group(2)
-            outputs[key] = Output(step.shell, rest[: closing.start()], int(rc) if rc else None)
-        else:
+        marker = f"\n{boundary} END {key} rc="
+        at = rest.rfind(marker)
+        if at < 0:
             outputs[key] = Output(step.shell, rest, None)
+            continue
+        rc = rest[at + len(marker) :].strip()
+        outputs[key] = Output(step.shell, rest[:at], int(rc) if rc.isdigit() else None)
     return outputs

@@ -107,15 +107,26 @@ def summarize(name: str, result: Any) -> str:
     return fn(result) if fn else str(result)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def plain(value: Any) -> Any:
     """Dataclasses, lists and dicts as JSON-ready data (like ``asdict``, without deep copies)."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, _SCALARS):
+        return value
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS.get(type(value))
+        if names is None:
+            names = _FIELDS[type(value)] = tuple(f.name for f in fields(value))
+        return {name: plain(getattr(value, name)) for name in names}
     return value
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def report_document(report: HostReport) -> dict[str, Any]:

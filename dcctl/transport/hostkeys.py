@@ -47,18 +47,35 @@ class KnownHosts:
                 except (OSError, paramiko.SSHException):
                     continue
         self.lock = threading.Lock()
+        # paramiko's lookup scans every entry (hashing for hashed names) on each call; index
+        # the plain names once, and scan only when hashed entries exist and the index misses.
+        self.index: dict[str, dict[str, paramiko.PKey]] = {}
+        self.hashed = False
+        for entry in self.keys._entries:
+            for name in entry.hostnames:
+                if name.startswith("|1|"):
+                    self.hashed = True
+                    continue
+                self.index.setdefault(name, {})[entry.key.get_name()] = entry.key
+
+    def _lookup(self, name: str) -> dict[str, paramiko.PKey] | None:
+        entry = self.index.get(name)
+        if entry is not None or not self.hashed:
+            return entry
+        found = self.keys.lookup(name)
+        return dict(found) if found else None
 
     def known_types(self, hostname: str, port: int) -> list[str]:
         """Key types recorded for a host (so the key exchange can ask for one of those)."""
         with self.lock:
-            entry = self.keys.lookup(host_id(hostname, port))
+            entry = self._lookup(host_id(hostname, port))
         return list(entry.keys()) if entry else []
 
     def check(self, hostname: str, port: int, key: paramiko.PKey, policy: str) -> None:
         """Accept the key or raise :class:`HostKeyError`; ``accept-new`` records new hosts."""
         name = host_id(hostname, port)
         with self.lock:
-            entry = self.keys.lookup(name)
+            entry = self._lookup(name)
             if entry is None:
                 if policy != "accept-new":
                     raise HostKeyError(
@@ -67,6 +84,7 @@ class KnownHosts:
                         "(ssh-keyscan) or set host_key_policy: accept-new"
                     )
                 self.keys.add(name, key.get_name(), key)
+                self.index.setdefault(name, {})[key.get_name()] = key
                 self._append(name, key)
                 return
             recorded = entry.get(key.get_name())
