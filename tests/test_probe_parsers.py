@@ -13,7 +13,7 @@ from dcctl.probes.gpu_query import parse_apps, parse_query, query_command
 from dcctl.probes.gpu_xml import parse_xml
 from dcctl.probes.network import NetworkProbe, parse_ib_ports, parse_sys_net
 from dcctl.probes.security import SecurityProbe, parse_path_dirs, parse_ss, parse_sshd
-from dcctl.probes.storage import StorageProbe, parse_df, parse_lsblk, parse_size
+from dcctl.probes.storage import StorageProbe, parse_df, parse_lsblk, parse_mounts, parse_size
 from dcctl.probes.system import SystemProbe
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -287,6 +287,9 @@ def test_df_and_lsblk_edge_cases():
         ("nvme0n1p1", "nvme0n1", True, ["/boot/efi"]),
     ]
     assert parse_size("4.0K") == 4096 and parse_size("0B") == 0 and parse_size("x") is None
+    assert parse_mounts("/dev/sdb1 /mnt/my\\040data ext4 ro,relatime 0 0\n") == {
+        "/mnt/my data": True
+    }
 
 
 # --------------------------------------------------------------------------- security

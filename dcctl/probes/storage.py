@@ -171,6 +171,8 @@ def parse_mounts(text: str) -> dict[str, bool]:
     for line in text.splitlines():
         parts = line.split()
         if len(parts) >= 4:
-            mount = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), parts[1])
+            mount = parts[1]
+            if "\\" in mount:
+                mount = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), mount)
             out[mount] = "ro" in parts[3].split(",")
     return out

@@ -122,7 +122,11 @@ def plain(value: Any) -> Any:
         names = _FIELDS.get(type(value))
         if names is None:
             names = _FIELDS[type(value)] = tuple(f.name for f in fields(value))
-        return {name: plain(getattr(value, name)) for name in names}
+        out = {name: getattr(value, name) for name in names}
+        for name, item in out.items():
+            if not isinstance(item, _SCALARS):
+                out[name] = plain(item)
+        return out
     return value
 
 
