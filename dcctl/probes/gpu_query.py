@@ -10,6 +10,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from dcctl.probes import gpu_values as v
@@ -137,21 +138,23 @@ def _rows(text: str, fields: list[str]) -> list[list[str]]:
     return rows
 
 
+@lru_cache(maxsize=64)
+def _converters(fields: tuple[str, ...]) -> tuple[tuple[int, str, Callable[[str], Any]], ...]:
+    """(column, attribute, converter) for the known fields of a field list, computed once."""
+    return tuple((i, *_FIELDS[name]) for i, name in enumerate(fields) if name in _FIELDS)
+
+
 def parse_query(text: str, command: str) -> tuple[list[GpuInfo], list[str]]:
     """GPUs from query CSV output, and notes about anything skipped."""
-    fields = fields_of(command) or list(QUERY_FIELDS)
+    fields = tuple(fields_of(command) or QUERY_FIELDS)
+    plan = _converters(fields)
     gpus: list[GpuInfo] = []
     notes: list[str] = []
-    for row in _rows(text, fields):
+    for row in _rows(text, list(fields)):
         if len(row) != len(fields):
             notes.append(f"skipped a line with {len(row)} values for {len(fields)} fields")
             continue
-        gpu = GpuInfo()
-        for name, raw in zip(fields, row, strict=True):
-            spec = _FIELDS.get(name)
-            if spec is not None:
-                setattr(gpu, spec[0], spec[1](raw))
-        gpus.append(gpu)
+        gpus.append(GpuInfo(**{attr: convert(row[i]) for i, attr, convert in plan}))
     return gpus, notes
 
 
