@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dcctl.cli import inventory_cmd, probe_cmd
+from dcctl.cli import inventory_cmd, plan_cmd, probe_cmd
 from dcctl.cli.app import app
 
 app.add_typer(inventory_cmd.app)
+app.add_typer(plan_cmd.app)
 app.command()(probe_cmd.probe)
 
 

@@ -1,0 +1,114 @@
+"""``dcctl plan``: placement and power plans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from dcctl.cli.state import OutputFormat, State
+from dcctl.errors import ExitCode, InputError
+from dcctl.render.console import write_json, write_jsonl
+
+app = typer.Typer(name="plan", help="Plan placement and power.", no_args_is_help=True)
+
+
+def parse_fraction(text: str, what: str) -> float:
+    """``10%`` or ``0.1`` → 0.1."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise InputError(
+            f"{what}: '{text}' is not a fraction (0.1) or a percentage (10%)"
+        ) from None
+    if not 0 <= value <= 1:
+        raise InputError(f"{what}: '{text}' must be between 0 and 100%")
+    return value
+
+
+def parse_derate(items: list[str]) -> dict[str, float]:
+    """``feed-a=0`` / ``feed-b=50%`` → feed → surviving fraction."""
+    out = {}
+    for item in items:
+        feed, sep, value = item.partition("=")
+        if not sep or not feed:
+            raise InputError(f"--derate '{item}': write FEED=FRACTION, e.g. feed-a=0 or feed-b=50%")
+        out[feed.strip()] = parse_fraction(value, f"--derate {feed}")
+    return out
+
+
+@app.command()
+def power(
+    ctx: typer.Context,
+    headroom: Annotated[
+        str, typer.Option("--headroom", help="Keep this share of every budget free (10% or 0.1).")
+    ] = "0%",
+    class_map: Annotated[
+        Path | None,
+        typer.Option("--class-map", metavar="FILE", help="Workload class and priority per host."),
+    ] = None,
+    derate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--derate", metavar="FEED=F", help="A feed keeps only F of its power (0 = failed)."
+        ),
+    ] = None,
+    fair: Annotated[
+        bool, typer.Option("--fair", help="Max-min fair first (raise the worst GPU), then total.")
+    ] = False,
+    step: Annotated[float, typer.Option("--step", min=1, help="Cap grid in W.")] = 25.0,
+    limit: Annotated[
+        str | None, typer.Option("-l", "--limit", metavar="PATTERN", help="Only these hosts.")
+    ] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", min=0.1, help="Solver seconds.")
+    ] = 10.0,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Solver threads.")] = 8,
+    seed: Annotated[int, typer.Option("--seed", help="Solver seed.")] = 0,
+    emit_playbook: Annotated[
+        Path | None,
+        typer.Option("--emit-playbook", metavar="FILE", help="Write a playbook setting the caps."),
+    ] = None,
+) -> None:
+    """A power cap for every GPU that keeps every feed, PDU and rack within budget.
+
+    Exit status 0 with a plan; 1 when no caps suffice (the racks that must shed load are listed).
+    """
+    from dcctl.planning.class_map import default_class_map, read_class_map
+    from dcctl.planning.cpsat import SolverOptions
+    from dcctl.planning.power_plan import plan_power
+    from dcctl.planning.power_playbook import power_playbook
+    from dcctl.render.power import plan_document, render_power_plan
+
+    state: State = ctx.obj
+    inventory = state.inventory()
+    hosts = set(inventory.select(limit).names) if limit else None
+    classes = read_class_map(class_map, inventory) if class_map else default_class_map(inventory)
+    plan = plan_power(
+        inventory,
+        classes.classes,
+        classes.assignments,
+        headroom=parse_fraction(headroom, "--headroom"),
+        derate=parse_derate(derate or []),
+        floors=classes.floors,
+        fairness=fair,
+        step_w=step,
+        solver=SolverOptions(time_limit_s=time_limit, workers=workers, seed=seed),
+        hosts=hosts,
+    )
+    if emit_playbook is not None and plan.feasible:
+        emit_playbook.write_text(
+            "# Written by dcctl plan power. Review with: dcctl apply FILE --dry-run\n"
+            + yaml.safe_dump(power_playbook(plan), sort_keys=False, width=100)
+        )
+    if state.output is OutputFormat.json:
+        write_json(state.out, plan_document(plan))
+    elif state.output is OutputFormat.jsonl:
+        write_jsonl(state.out, [plan_document(plan)])
+    else:
+        render_power_plan(state.out, plan)
+    if not plan.feasible:
+        raise typer.Exit(int(ExitCode.FINDINGS))

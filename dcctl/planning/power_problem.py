@@ -1,0 +1,269 @@
+"""The power-capping problem as plain data, built from the inventory's power tree.
+
+GPUs that are interchangeable — same limits, workload class, priority and power path (the same
+shares of the same feed, PDU and rack budgets) — form one group, so 10,000 GPUs in 500 racks
+are a few thousand groups. The solver decides how many GPUs of each group run at each cap level.
+
+Power flows host → PDUs → feeds. A host's draw (baseline + its GPUs' caps, a safe upper bound on
+what they may draw) splits evenly over its PDUs whose feed is alive; a derated feed offers
+``factor × available``; a feed derated to 0 carries nothing, so its PDUs' hosts move entirely
+onto their other PDUs, and a host with no live PDU is off (it must shed everything).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dcctl.errors import PlanError
+from dcctl.inventory.model import Inventory
+from dcctl.planning.workloads import WorkloadClass
+
+DEFAULT_STEP_W = 25.0
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The workload class and priority of one host's GPUs."""
+
+    workload: str
+    priority: int = 1
+
+
+@dataclass(frozen=True)
+class GpuGroup:
+    """Interchangeable GPUs and the cap levels they may take."""
+
+    id: int
+    members: tuple[tuple[str, int], ...]  # (host, GPU index)
+    workload: str
+    priority: int
+    min_w: float
+    default_w: float
+    max_w: float
+    levels_w: tuple[float, ...]
+    throughput: tuple[float, ...]  # relative throughput of one GPU at each level
+    first_allowed: int = 0  # levels below this one break the class's throughput floor
+    racks: tuple[tuple[str, int], ...] = ()  # (rack, GPUs of this group in it)
+
+    @property
+    def count(self) -> int:
+        """Number of GPUs."""
+        return len(self.members)
+
+    @property
+    def default_throughput(self) -> float:
+        """Throughput of one GPU at its default limit (the baseline to compare against)."""
+        return self.throughput[self.levels_w.index(self.default_w)]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A power budget: ``fixed_w`` + Σ share × GPU caps must stay within ``limit_w``."""
+
+    name: str
+    kind: str  # feed, pdu or rack
+    limit_w: float
+    fixed_w: float
+    shares: tuple[tuple[int, float], ...]  # (group id, share of each GPU's cap drawn here)
+    rack_fixed: tuple[tuple[str, float], ...]  # (rack, its hosts' baseline watts drawn here)
+    raw_limit_w: float = 0.0  # before headroom
+
+
+@dataclass(frozen=True)
+class PowerProblem:
+    """Everything the power solver needs, and nothing from the inventory it does not."""
+
+    groups: tuple[GpuGroup, ...]
+    budgets: tuple[Budget, ...]
+    headroom: float
+    derate: Mapping[str, float]
+    offline_hosts: tuple[str, ...] = ()
+    fairness: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def gpus(self) -> int:
+        """Number of GPUs."""
+        return sum(g.count for g in self.groups)
+
+
+def cap_levels(min_w: float, default_w: float, max_w: float, step_w: float) -> tuple[float, ...]:
+    """Caps from min to max on a step grid; min, default and max are always levels."""
+    min_w, default_w, max_w = float(min_w), float(default_w), float(max_w)
+    levels = {min_w, default_w, max_w}
+    value = min_w
+    while value < max_w:
+        levels.add(value)
+        value += step_w
+    return tuple(sorted(v for v in levels if min_w <= v <= max_w))
+
+
+def build_power_problem(
+    inventory: Inventory,
+    classes: Mapping[str, WorkloadClass],
+    assignments: Mapping[str, Assignment],
+    *,
+    headroom: float = 0.0,
+    derate: Mapping[str, float] | None = None,
+    floors: Mapping[str, float] | None = None,
+    step_w: float = DEFAULT_STEP_W,
+    fairness: bool = False,
+    hosts: set[str] | None = None,
+) -> PowerProblem:
+    """Group the GPUs, and express every feed, PDU and rack budget over the groups.
+
+    ``assignments`` maps host → class and priority (hosts not in it run ``training`` at
+    priority 1); ``floors`` maps a class to the least relative throughput its GPUs may get;
+    ``derate`` maps a feed to the fraction of its available power that survives.
+    """
+    derate = dict(derate or {})
+    floors = dict(floors or {})
+    for feed in derate:
+        if feed not in inventory.feeds:
+            raise PlanError(f"--derate: unknown feed '{feed}'")
+    if not 0 <= headroom < 1:
+        raise PlanError(f"headroom must be between 0 and 100 %, got {headroom * 100:g} %")
+    keep = 1.0 - headroom
+    notes: list[str] = []
+
+    # Which PDUs carry power, and each host's share of draw per PDU.
+    live_pdus = {p for p, pdu in inventory.pdus.items() if derate.get(pdu.feed, 1.0) > 0}
+    host_share: dict[str, dict[str, float]] = {}
+    offline: list[str] = []
+    for name, host in inventory.hosts.items():
+        if hosts is not None and name not in hosts:
+            continue
+        if not host.pdus:
+            host_share[name] = {}
+            continue
+        alive = [p for p in host.pdus if p in live_pdus]
+        if not alive:
+            offline.append(name)
+            continue
+        host_share[name] = {p: 1.0 / len(alive) for p in alive}
+
+    # Per host: its budget path (budget name → share of the host's draw).
+    def path_of(name: str) -> tuple[tuple[str, float], ...]:
+        host = inventory.hosts[name]
+        path: dict[str, float] = defaultdict(float)
+        rack = inventory.racks.get(host.rack) if host.rack else None
+        if rack is not None and rack.power_budget_w is not None:
+            path[f"rack:{rack.name}"] += 1.0
+        for pdu, share in host_share[name].items():
+            p = inventory.pdus[pdu]
+            if p.max_w is not None:
+                path[f"pdu:{pdu}"] += share
+            path[f"feed:{p.feed}"] += share
+        return tuple(sorted(path.items()))
+
+    # Groups.
+    by_key: dict[tuple[object, ...], list[tuple[str, int]]] = defaultdict(list)
+    specs: dict[tuple[object, ...], tuple[float, float, float, str, int]] = {}
+    baseline: dict[str, float] = {}
+    for name in host_share:
+        host = inventory.hosts[name]
+        profile = inventory.profiles.get(host.profile) if host.profile else None
+        baseline[name] = (profile.baseline_w or 0.0) if profile else 0.0
+        gpu = profile.gpu if profile else None
+        if gpu is None or gpu.count == 0:
+            continue
+        if gpu.power_limits is None:
+            notes.append(f"{name}: profile '{profile.name}' has no gpu.power_limit_w; not capped")
+            continue
+        limits = gpu.power_limits
+        lo_w, default_w, hi_w = (float(v) for v in (limits.min_w, limits.default_w, limits.max_w))
+        assignment = assignments.get(name, Assignment("training", 1))
+        if assignment.workload not in classes:
+            raise PlanError(f"{name}: unknown workload class '{assignment.workload}'")
+        key = (path_of(name), assignment.workload, assignment.priority, lo_w, default_w, hi_w)
+        specs[key] = (lo_w, default_w, hi_w, assignment.workload, assignment.priority)
+        by_key[key].extend((name, i) for i in range(gpu.count))
+
+    groups: list[GpuGroup] = []
+    group_of_key: dict[tuple[object, ...], int] = {}
+    for key in sorted(by_key, key=lambda k: by_key[k][0]):
+        lo, default, hi, workload, priority = specs[key]
+        curve = classes[workload]
+        levels = cap_levels(lo, default, hi, step_w)
+        values = tuple(curve.throughput(level / hi) for level in levels)
+        first = 0
+        floor = floors.get(workload)
+        if floor is not None:
+            allowed = [i for i, t in enumerate(values) if t >= floor - 1e-9]
+            if not allowed:
+                raise PlanError(
+                    f"floor {floor:g} for class '{workload}' is above what its GPUs reach "
+                    f"at their max limit ({values[-1]:.3f})"
+                )
+            first = allowed[0]  # throughput never falls as the cap rises: allowed is a suffix
+        group_of_key[key] = len(groups)
+        in_rack: dict[str, int] = defaultdict(int)
+        for host, _ in by_key[key]:
+            in_rack[inventory.hosts[host].rack or "(no rack)"] += 1
+        groups.append(
+            GpuGroup(
+                len(groups),
+                tuple(sorted(by_key[key])),
+                workload,
+                priority,
+                lo,
+                default,
+                hi,
+                levels,
+                values,
+                first,
+                tuple(sorted(in_rack.items())),
+            )
+        )
+
+    # Budgets.
+    fixed: dict[str, float] = defaultdict(float)
+    shares: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    racks: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for name in host_share:
+        rack = inventory.hosts[name].rack or "(no rack)"
+        for budget, share in path_of(name):
+            fixed[budget] += baseline[name] * share
+            racks[budget][rack] += baseline[name] * share
+    for key, gid in group_of_key.items():
+        for budget, share in key[0]:  # type: ignore[attr-defined]
+            shares[budget][gid] += share
+    budgets: list[Budget] = []
+    for rack in inventory.racks.values():
+        name = f"rack:{rack.name}"
+        if rack.power_budget_w is not None and name in fixed:
+            budgets.append(_budget(name, "rack", rack.power_budget_w, keep, fixed, shares, racks))
+    for pdu in inventory.pdus.values():
+        name = f"pdu:{pdu.name}"
+        if pdu.max_w is not None and name in fixed:
+            budgets.append(_budget(name, "pdu", pdu.max_w, keep, fixed, shares, racks))
+    for feed in inventory.feeds.values():
+        name = f"feed:{feed.name}"
+        if name in fixed:
+            available = feed.available_w * derate.get(feed.name, 1.0)
+            budgets.append(_budget(name, "feed", available, keep, fixed, shares, racks))
+    return PowerProblem(
+        tuple(groups), tuple(budgets), headroom, derate, tuple(offline), fairness, tuple(notes)
+    )
+
+
+def _budget(
+    name: str,
+    kind: str,
+    raw: float,
+    keep: float,
+    fixed: Mapping[str, float],
+    shares: Mapping[str, Mapping[int, float]],
+    racks: Mapping[str, Mapping[str, float]],
+) -> Budget:
+    return Budget(
+        name=name,
+        kind=kind,
+        limit_w=raw * keep,
+        fixed_w=fixed[name],
+        shares=tuple(sorted(shares.get(name, {}).items())),
+        rack_fixed=tuple(sorted(racks[name].items())),
+        raw_limit_w=raw,
+    )
