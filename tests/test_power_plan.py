@@ -26,7 +26,7 @@ from dcctl.planning.workloads import BUILTIN, WorkloadClass
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "inventory" / "example.yaml"
-ONE = SolverOptions(time_limit_s=10, workers=1, seed=0)
+ONE = SolverOptions(time_limit_s=10, workers=1, seed=0, relative_gap=0.0)
 
 
 def inventory(tmp_path, text):
@@ -287,6 +287,8 @@ def test_cli_plan_power(tmp_path):
             "power",
             "--headroom",
             "10%",
+            "--gap",
+            "0",
             "--emit-playbook",
             str(playbook),
         ],

@@ -68,6 +68,9 @@ def power(
     ] = 10.0,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Solver threads.")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="Solver seed.")] = 0,
+    gap: Annotated[
+        str, typer.Option("--gap", help="Stop once proven within this of the optimum (0 = prove).")
+    ] = "0.1%",
     emit_playbook: Annotated[
         Path | None,
         typer.Option("--emit-playbook", metavar="FILE", help="Write a playbook setting the caps."),
@@ -96,7 +99,12 @@ def power(
         floors=classes.floors,
         fairness=fair,
         step_w=step,
-        solver=SolverOptions(time_limit_s=time_limit, workers=workers, seed=seed),
+        solver=SolverOptions(
+            time_limit_s=time_limit,
+            workers=workers,
+            seed=seed,
+            relative_gap=parse_fraction(gap, "--gap"),
+        ),
         hosts=hosts,
     )
     if emit_playbook is not None and plan.feasible:

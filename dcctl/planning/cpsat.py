@@ -32,6 +32,7 @@ class SolverOptions:
     time_limit_s: float = 10.0
     workers: int = 8
     seed: int = 0
+    relative_gap: float = 0.001  # stop once the plan is proven within 0.1 % of the optimum
 
 
 @dataclass(frozen=True)
@@ -78,21 +79,24 @@ def solve_power(
             k: model.new_int_var(0, g.count, f"n_{g.id}_{k}")
             for k in range(g.first_allowed, len(g.levels_w))
         }
-        model.add(sum(vars_g.values()) == g.count)
+        model.add(cp_model.LinearExpr.sum(list(vars_g.values())) == g.count)
         n.append(vars_g)
     for b in problem.budgets:
-        terms = [
-            _draw(share, problem.groups[gid].levels_w[k]) * var
-            for gid, share in b.shares
-            for k, var in n[gid].items()
-        ]
-        if terms:
-            model.add(sum(terms) <= _room(b.limit_w, b.fixed_w))
-    objective = sum(
-        _value(g.priority, g.throughput[k]) * var
-        for g in problem.groups
-        for k, var in n[g.id].items()
-    )
+        variables, coefficients = [], []
+        for gid, share in b.shares:
+            levels = problem.groups[gid].levels_w
+            for k, var in n[gid].items():
+                variables.append(var)
+                coefficients.append(_draw(share, levels[k]))
+        if variables:
+            expr = cp_model.LinearExpr.weighted_sum(variables, coefficients)
+            model.add(expr <= _room(b.limit_w, b.fixed_w))
+    variables, coefficients = [], []
+    for g in problem.groups:
+        for k, var in n[g.id].items():
+            variables.append(var)
+            coefficients.append(_value(g.priority, g.throughput[k]))
+    objective = cp_model.LinearExpr.weighted_sum(variables, coefficients)
     if hint is not None:
         for g, counts in zip(problem.groups, hint, strict=True):
             for k, var in n[g.id].items():
@@ -102,6 +106,7 @@ def solve_power(
     solver.parameters.max_time_in_seconds = options.time_limit_s
     solver.parameters.num_workers = options.workers
     solver.parameters.random_seed = options.seed
+    solver.parameters.relative_gap_limit = options.relative_gap
     wall = 0.0
     if problem.fairness:
         floor = _fair_floor(model, problem, n)
@@ -121,9 +126,12 @@ def solve_power(
         tuple(solver.value(n[g.id][k]) if k in n[g.id] else 0 for k in range(len(g.levels_w)))
         for g in problem.groups
     )
+    name = solver.status_name(status)
+    if name == "OPTIMAL" and solver.objective_value < solver.best_objective_bound - 0.5:
+        name = "FEASIBLE"  # stopped at the gap limit: good, but not proven optimal
     return PowerAssignment(
         counts=counts,
-        status=solver.status_name(status),
+        status=name,
         objective=solver.objective_value / VALUE_SCALE,
         bound=solver.best_objective_bound / VALUE_SCALE,
         lp_bound=lp_bound(problem),
@@ -164,29 +172,25 @@ def lp_bound(problem: PowerProblem) -> float:
     solver = pywraplp.Solver.CreateSolver("GLOP")
     if solver is None:
         return -1.0
+    infinity = solver.infinity()
     x: list[dict[int, pywraplp.Variable]] = []
+    objective = solver.Objective()
     for g in problem.groups:
-        vars_g = {
-            k: solver.NumVar(0, g.count, f"x_{g.id}_{k}")
-            for k in range(g.first_allowed, len(g.levels_w))
-        }
-        solver.Add(sum(vars_g.values()) == g.count)
+        row = solver.Constraint(g.count, g.count)
+        vars_g = {}
+        for k in range(g.first_allowed, len(g.levels_w)):
+            var = solver.NumVar(0, g.count, "")
+            row.SetCoefficient(var, 1)
+            objective.SetCoefficient(var, _value(g.priority, g.throughput[k]))
+            vars_g[k] = var
         x.append(vars_g)
     for b in problem.budgets:
-        terms = [
-            _draw(share, problem.groups[gid].levels_w[k]) * var
-            for gid, share in b.shares
-            for k, var in x[gid].items()
-        ]
-        if terms:
-            solver.Add(sum(terms) <= _room(b.limit_w, b.fixed_w))
-    solver.Maximize(
-        sum(
-            _value(g.priority, g.throughput[k]) * var
-            for g in problem.groups
-            for k, var in x[g.id].items()
-        )
-    )
+        row = solver.Constraint(-infinity, _room(b.limit_w, b.fixed_w))
+        for gid, share in b.shares:
+            levels = problem.groups[gid].levels_w
+            for k, var in x[gid].items():
+                row.SetCoefficient(var, _draw(share, levels[k]))
+    objective.SetMaximization()
     if solver.Solve() != pywraplp.Solver.OPTIMAL:
         return -1.0
-    return solver.Objective().Value() / VALUE_SCALE
+    return objective.Value() / VALUE_SCALE
