@@ -66,7 +66,7 @@ def power(
     time_limit: Annotated[
         float, typer.Option("--time-limit", min=0.1, help="Solver seconds.")
     ] = 10.0,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Solver threads.")] = 8,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Solver threads.")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Solver seed.")] = 0,
     gap: Annotated[
         str, typer.Option("--gap", help="Stop once proven within this of the optimum (0 = prove).")
