@@ -312,3 +312,22 @@ def test_cli_plan_power(tmp_path):
     assert "rack-a1   38.1 kW     feed:feed-b" in failed.stdout
     bad = runner.invoke(app, ["-i", str(EXAMPLE), "plan", "power", "--derate", "feed-a"])
     assert bad.exit_code == 2 and "write FEED=FRACTION" in bad.stderr
+
+
+def test_probed_limits_replace_the_profile(tmp_path):
+    inv = load_inventory(EXAMPLE)
+    gpu = {"min_power_limit_w": 300.0, "default_power_limit_w": 650.0, "max_power_limit_w": 650.0}
+    documents = [
+        {"host": f"gpu{i:03d}", "results": {"gpu": {"driver_present": True, "gpus": [gpu] * 8}}}
+        for i in range(1, 17)
+    ]
+    path = tmp_path / "probe.json"
+    path.write_text(json.dumps(documents))
+    result = CliRunner().invoke(
+        app, ["-i", str(EXAMPLE), "-o", "json", "plan", "power", "--probe-results", str(path)]
+    )
+    data = json.loads(result.stdout)
+    caps = {c["watts"] for c in data["caps"]}
+    assert caps == {650.0}  # 16 × (4.6 + 8 × 0.65) kW = 156.8 kW fits: every GPU at its 650 W max
+    assert data["default_throughput"] == pytest.approx(128.0)
+    assert inv.hosts["gpu001"].profile == "h100-8x"

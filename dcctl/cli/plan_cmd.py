@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -71,6 +72,14 @@ def power(
     gap: Annotated[
         str, typer.Option("--gap", help="Stop once proven within this of the optimum (0 = prove).")
     ] = "0.1%",
+    probe_results: Annotated[
+        Path | None,
+        typer.Option(
+            "--probe-results",
+            metavar="FILE",
+            help="GPU power limits as probed (dcctl probe -o json) instead of the profiles'.",
+        ),
+    ] = None,
     emit_playbook: Annotated[
         Path | None,
         typer.Option("--emit-playbook", metavar="FILE", help="Write a playbook setting the caps."),
@@ -90,6 +99,17 @@ def power(
     inventory = state.inventory()
     hosts = set(inventory.select(limit).names) if limit else None
     classes = read_class_map(class_map, inventory) if class_map else default_class_map(inventory)
+    measured = None
+    if probe_results is not None:
+        from dcctl.planning.power_problem import limits_from_probe
+
+        try:
+            documents = json.loads(probe_results.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(
+                f"--probe-results {probe_results}: not dcctl probe JSON ({exc})"
+            ) from None
+        measured = limits_from_probe(documents if isinstance(documents, list) else [documents])
     plan = plan_power(
         inventory,
         classes.classes,
@@ -106,6 +126,7 @@ def power(
             relative_gap=parse_fraction(gap, "--gap"),
         ),
         hosts=hosts,
+        measured=measured,
     )
     if emit_playbook is not None and plan.feasible:
         emit_playbook.write_text(

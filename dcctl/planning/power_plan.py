@@ -192,11 +192,12 @@ def plan_power(
     step_w: float = 25.0,
     solver: SolverOptions | None = None,
     hosts: set[str] | None = None,
+    measured: Mapping[str, list[tuple[float, float, float]]] | None = None,
 ) -> PowerPlan:
     """Plan a power cap for every GPU (see the module docstring)."""
     problem = build_power_problem(
         inventory, classes, assignments, headroom=headroom, derate=derate, floors=floors,
-        step_w=step_w, fairness=fairness, hosts=hosts,
+        step_w=step_w, fairness=fairness, hosts=hosts, measured=measured,
     )  # fmt: skip
     return solve_plan(problem, solver or SolverOptions())
 

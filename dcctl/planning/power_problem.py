@@ -111,12 +111,15 @@ def build_power_problem(
     step_w: float = DEFAULT_STEP_W,
     fairness: bool = False,
     hosts: set[str] | None = None,
+    measured: Mapping[str, list[Limits]] | None = None,
 ) -> PowerProblem:
     """Group the GPUs, and express every feed, PDU and rack budget over the groups.
 
     ``assignments`` maps host → class and priority (hosts not in it run ``training`` at
     priority 1); ``floors`` maps a class to the least relative throughput its GPUs may get;
-    ``derate`` maps a feed to the fraction of its available power that survives.
+    ``derate`` maps a feed to the fraction of its available power that survives; ``measured``
+    maps a host to the (min, default, max) limits its GPUs reported (``dcctl probe``), which
+    take the place of its profile's.
     """
     derate = dict(derate or {})
     floors = dict(floors or {})
@@ -166,20 +169,17 @@ def build_power_problem(
         host = inventory.hosts[name]
         profile = inventory.profiles.get(host.profile) if host.profile else None
         baseline[name] = (profile.baseline_w or 0.0) if profile else 0.0
-        gpu = profile.gpu if profile else None
-        if gpu is None or gpu.count == 0:
+        per_gpu = _gpu_limits(name, profile, measured or {}, notes)
+        if not per_gpu:
             continue
-        if gpu.power_limits is None:
-            notes.append(f"{name}: profile '{profile.name}' has no gpu.power_limit_w; not capped")
-            continue
-        limits = gpu.power_limits
-        lo_w, default_w, hi_w = (float(v) for v in (limits.min_w, limits.default_w, limits.max_w))
         assignment = assignments.get(name, Assignment("training", 1))
         if assignment.workload not in classes:
             raise PlanError(f"{name}: unknown workload class '{assignment.workload}'")
-        key = (path_of(name), assignment.workload, assignment.priority, lo_w, default_w, hi_w)
-        specs[key] = (lo_w, default_w, hi_w, assignment.workload, assignment.priority)
-        by_key[key].extend((name, i) for i in range(gpu.count))
+        path = path_of(name)
+        for index, (lo_w, default_w, hi_w) in per_gpu:
+            key = (path, assignment.workload, assignment.priority, lo_w, default_w, hi_w)
+            specs[key] = (lo_w, default_w, hi_w, assignment.workload, assignment.priority)
+            by_key[key].append((name, index))
 
     groups: list[GpuGroup] = []
     group_of_key: dict[tuple[object, ...], int] = {}
@@ -247,6 +247,49 @@ def build_power_problem(
     return PowerProblem(
         tuple(groups), tuple(budgets), headroom, derate, tuple(offline), fairness, tuple(notes)
     )
+
+
+Limits = tuple[float, float, float]
+
+
+def _gpu_limits(
+    name: str, profile: object, measured: Mapping[str, list[Limits]], notes: list[str]
+) -> list[tuple[int, Limits]]:
+    """(GPU index, (min, default, max) W) for a host: probed values first, else its profile."""
+    if name in measured:
+        return list(enumerate(measured[name]))
+    gpu = getattr(profile, "gpu", None)
+    if gpu is None or gpu.count == 0:
+        return []
+    if gpu.power_limits is None:
+        notes.append(f"{name}: profile '{profile.name}' has no gpu.power_limit_w; not capped")  # type: ignore[attr-defined]
+        return []
+    lim = gpu.power_limits
+    limits = (float(lim.min_w), float(lim.default_w), float(lim.max_w))
+    return [(i, limits) for i in range(gpu.count)]
+
+
+def limits_from_probe(documents: list[dict[str, object]]) -> dict[str, list[Limits]]:
+    """Per host, the power limits each GPU reported in ``dcctl probe -o json`` documents."""
+    out: dict[str, list[Limits]] = {}
+    for doc in documents:
+        gpu = (doc.get("results") or {}).get("gpu") if isinstance(doc, dict) else None  # type: ignore[union-attr]
+        if not isinstance(gpu, dict) or not gpu.get("driver_present"):
+            continue
+        limits = []
+        for g in gpu.get("gpus") or []:
+            lo, default, hi = (
+                g.get("min_power_limit_w"),
+                g.get("default_power_limit_w"),
+                g.get("max_power_limit_w"),
+            )
+            if None in (lo, default, hi):
+                limits = []
+                break
+            limits.append((float(lo), float(default), float(hi)))
+        if limits:
+            out[str(doc["host"])] = limits
+    return out
 
 
 def _budget(
