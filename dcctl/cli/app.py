@@ -143,7 +143,7 @@ def root(
             "-i",
             "--inventory",
             metavar="FILE",
-            help="Inventory file [default: $DCCTL_INVENTORY, else ./inventory.yaml].",
+            help="Inventory file (default: $DCCTL_INVENTORY, else ./inventory.yaml).",
         ),
     ] = None,
     output: Annotated[

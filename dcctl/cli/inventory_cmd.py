@@ -64,7 +64,7 @@ def validate(
     ctx: typer.Context,
     files: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[FILE]...", help="Inventory files [default: the -i inventory]."),
+        typer.Argument(metavar="[FILE]...", help="Inventory files (default: the -i inventory)."),
     ] = None,
     fmt: Annotated[
         ValidateFormat | None,

@@ -28,7 +28,7 @@ def probe(
             "-p",
             "--probe",
             metavar="NAMES",
-            help=f"Comma-separated: {','.join(PROBE_NAMES)} [all].",
+            help=f"Comma-separated: {','.join(PROBE_NAMES)} (default: all).",
         ),
     ] = None,
     forks: Annotated[int, typer.Option("-f", "--forks", min=1, help="Hosts at once.")] = 64,
