@@ -1,0 +1,1 @@
+"""Playbooks: desired state in YAML, a planner that never writes, an executor that does."""

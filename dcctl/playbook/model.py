@@ -1,0 +1,94 @@
+"""A plan as a value: per host, per resource, the change (before → after, reason, commands).
+
+Dry-run and apply build the same Plan; dry-run prints it and stops. Secret values are masked
+everywhere a plan is displayed or serialised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dcctl.model.command import SECRET_MASK, Command
+
+
+@dataclass(frozen=True)
+class Change:
+    """What applying one resource on one host would do."""
+
+    resource: str  # e.g. "sysctl net.core.rmem_max"
+    before: str
+    after: str
+    reason: str
+    commands: tuple[Command, ...]
+    secrets: frozenset[str] = field(default_factory=frozenset)
+
+    def shown(self, text: str) -> str:
+        """Text with every secret value replaced by ``***``."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, SECRET_MASK)
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, secrets masked."""
+        return {
+            "resource": self.resource,
+            "before": self.shown(self.before),
+            "after": self.shown(self.after),
+            "reason": self.shown(self.reason),
+            "commands": [self.shown(c.display()) for c in self.commands],
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One resource on one host: a change, or why none is needed."""
+
+    resource: str
+    change: Change | None
+    ok_reason: str = ""  # "already 268435456" when no change is needed
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        if self.change is None:
+            return {"resource": self.resource, "changed": False, "reason": self.ok_reason}
+        return {"changed": True, **self.change.to_dict()}
+
+
+@dataclass
+class HostPlan:
+    """Every resource's outcome on one host, or why the host could not be planned."""
+
+    host: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def changes(self) -> list[Change]:
+        """Only the outcomes that change something."""
+        return [o.change for o in self.outcomes if o.change is not None]
+
+
+@dataclass
+class Plan:
+    """A playbook's plan for a set of hosts."""
+
+    playbook: str
+    hosts: list[HostPlan] = field(default_factory=list)
+
+    @property
+    def pending(self) -> int:
+        """Number of changes pending."""
+        return sum(len(h.changes) for h in self.hosts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, secrets masked."""
+        return {
+            "playbook": self.playbook,
+            "pending": self.pending,
+            "hosts": [
+                {"host": h.host, "error": h.error, "resources": [o.to_dict() for o in h.outcomes]}
+                for h in self.hosts
+            ],
+        }

@@ -1,0 +1,118 @@
+"""The planner: read each host's state in one round trip, compare, and return a Plan.
+
+It never writes: the only commands it runs are the resources' reads. ``apply --dry-run`` and
+``apply`` both start from the Plan it returns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from dcctl.errors import DcctlError
+from dcctl.inventory.model import Inventory
+from dcctl.model.command import Command
+from dcctl.playbook.model import HostPlan, Outcome, Plan
+from dcctl.playbook.resources.base import Resource
+from dcctl.playbook.schema import Playbook, build_resource
+from dcctl.playbook.template import Vars
+from dcctl.probes.base import Output, Step
+from dcctl.probes.script import build_script, parse_framed
+from dcctl.transport.base import Transport
+from dcctl.transport.fanout import fan_out
+
+_ANY = re.compile("")
+READ_TIMEOUT_S = 30.0
+
+
+def become(command: Command, how: str | None) -> Command:
+    """The command as run on the host: through ``sudo -n`` when the playbook asks for it."""
+    if how == "sudo":
+        return Command(
+            ("sudo", "-n", "--", *command.argv), frozenset(i + 3 for i in command.secret)
+        )
+    return command
+
+
+def host_resources(playbook: Playbook, inventory: Inventory, host: str) -> list[Resource]:
+    """The playbook's resources that target a host, built with its variables.
+
+    Variables: the host's inventory vars, overridden by the playbook's.
+    """
+    values = {**inventory.hosts[host].vars, **playbook.vars}
+    variables = Vars(values, playbook.secret_vars)
+    out = []
+    for spec in playbook.resources:
+        if spec.hosts is not None and host not in inventory.select(spec.hosts):
+            continue
+        out.append(build_resource(spec, variables))
+    return out
+
+
+def plan_host(
+    transport: Transport, resources: Sequence[Resource], how: str | None = None
+) -> HostPlan:
+    """Read every resource's state in one script, then plan each resource."""
+    plan = HostPlan(transport.host)
+    steps: list[Step] = []
+    keys: list[dict[str, str]] = []
+    by_shell: dict[str, str] = {}
+    for i, resource in enumerate(resources):
+        mine = {}
+        for name, command in resource.reads().items():
+            shell = become(command, how).shell()
+            if shell not in by_shell:
+                key = f"r{i}.{name}"
+                by_shell[shell] = key
+                guarded = command.argv[0] == "nvidia-smi"
+                steps.append(Step(key, shell, _ANY, READ_TIMEOUT_S, guarded=guarded))
+            mine[name] = by_shell[shell]
+        keys.append(mine)
+    outputs: dict[str, Output] = {}
+    if steps:
+        script, boundary = build_script(steps)
+        transport.connect()
+        result = transport.run(Command.script(script), timeout=READ_TIMEOUT_S + 10)
+        outputs = parse_framed(result.stdout, boundary, steps)
+        if result.timed_out:
+            plan.error = "reading the current state timed out"
+            return plan
+    for resource, mine in zip(resources, keys, strict=True):
+        try:
+            plan.outcomes.append(
+                resource.plan({n: outputs[k] for n, k in mine.items() if k in outputs})
+            )
+        except DcctlError as exc:
+            plan.outcomes.append(Outcome(resource.label(), None, f"error: {exc}"))
+            plan.error = plan.error or f"{resource.label()}: {exc}"
+    return plan
+
+
+def plan_playbook(
+    playbook: Playbook,
+    inventory: Inventory,
+    transport_for: Callable[[str], Transport],
+    *,
+    limit: str | None = None,
+    forks: int = 64,
+) -> Plan:
+    """Plan a playbook on its hosts (narrowed by ``limit``); unreachable hosts get an error."""
+    hosts = inventory.select(playbook.hosts)
+    if limit:
+        hosts = hosts & inventory.select(limit)
+
+    def work(host: str) -> HostPlan:
+        transport = transport_for(host)
+        try:
+            return plan_host(transport, host_resources(playbook, inventory, host), playbook.become)
+        finally:
+            transport.close()
+
+    outcomes = fan_out(list(hosts), work, forks=forks)
+    plan = Plan(playbook.name)
+    for outcome in outcomes:
+        if outcome.value is not None:
+            plan.hosts.append(outcome.value)
+        else:
+            plan.hosts.append(HostPlan(outcome.host, error=f"{outcome.status}: {outcome.error}"))
+    return plan

@@ -1,0 +1,71 @@
+"""Rendering a playbook Plan: identical changes folded across hosts, secrets masked."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rich.console import Console
+from rich.markup import escape
+
+from dcctl.model.nodeset import NodeSet
+from dcctl.playbook.model import Plan
+
+
+def render_plan(console: Console, plan: Plan) -> None:
+    """``gpu[001-120]: sysctl net.core.rmem_max  212992 → 268435456`` and the diffs below."""
+    changes: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
+    unchanged: dict[int, set[str]] = defaultdict(set)
+    errors: dict[str, set[str]] = defaultdict(set)
+    for host in plan.hosts:
+        if host.error:
+            errors[host.error].add(host.host)
+        same = 0
+        for outcome in host.outcomes:
+            change = outcome.change
+            if change is None:
+                same += 1
+                continue
+            key = (
+                change.shown(change.resource),
+                change.shown(_short(change.before)),
+                change.shown(_short(change.after)),
+                change.shown(change.reason),
+            )
+            changes[key].add(host.host)
+        unchanged[same].add(host.host)
+    for (resource, before, after, reason), hosts in sorted(
+        changes.items(), key=lambda kv: str(NodeSet.from_names(kv[1]))
+    ):
+        console.print(
+            f"[bold]{escape(str(NodeSet.from_names(hosts)))}[/bold]: {escape(resource)}  "
+            f"[red]{escape(before)}[/red] → [green]{escape(after)}[/green]",
+            soft_wrap=True,
+        )
+        for line in reason.splitlines():
+            style = (
+                "green"
+                if line.startswith("+") and not line.startswith("+++")
+                else ("red" if line.startswith("-") and not line.startswith("---") else "dim")
+            )
+            console.print(f"    [{style}]{escape(line)}[/{style}]", soft_wrap=True)
+    for count, hosts in sorted(unchanged.items()):
+        if count:
+            console.print(
+                f"{escape(str(NodeSet.from_names(hosts)))}: {count} resource(s) already as desired"
+            )
+    for error, hosts in sorted(errors.items()):
+        console.print(
+            f"[red]{escape(str(NodeSet.from_names(hosts)))}: {escape(error)}[/red]", soft_wrap=True
+        )
+    console.print(
+        f"{plan.pending} change(s) pending on {sum(1 for h in plan.hosts if h.changes)} host(s)"
+    )
+
+
+def _short(text: str) -> str:
+    first = text.strip().splitlines()
+    if not first:
+        return "(empty)"
+    line = first[0]
+    more = " …" if len(first) > 1 else ""
+    return (line[:60] + "…" if len(line) > 60 else line) + more
