@@ -20,9 +20,10 @@ class ExitCode(IntEnum):
 
     OK = 0
     FINDINGS = 1
-    INVALID_INPUT = 2
+    CHANGES_PENDING = 2
     HOSTS_FAILED = 3
     LOCKED = 4
+    INVALID_INPUT = 64
     INTERNAL = 70
     INTERRUPTED = 130
     PIPE_CLOSED = 141

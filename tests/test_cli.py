@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from dcctl import __version__
 from dcctl.cli import app
 from dcctl.cli.app import hoist_global_options
+from dcctl.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = str(ROOT / "inventory" / "example.yaml")
@@ -93,7 +94,7 @@ def test_inventory_from_environment(runner):
 def test_missing_inventory_names_both_defaults(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = run(runner, "inventory", "list")
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert "$DCCTL_INVENTORY" in result.stderr and "./inventory.yaml" in result.stderr
     assert "Traceback" not in result.output
 
@@ -112,7 +113,7 @@ def test_show_lists_sources(runner):
 
 def test_show_unknown_host(runner):
     result = run(runner, "-i", EXAMPLE, "inventory", "show", "gpu17")
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert "unknown host 'gpu17'" in result.stderr
 
 
@@ -134,7 +135,7 @@ def test_validate_text_exit_code_and_no_traceback(runner, tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     Path("inventory.yaml").write_text(BROKEN)
     result = run(runner, "inventory", "validate")
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert result.stdout.splitlines() == [
         "inventory.yaml:3:14: hosts[0].profile: unknown profile 'h200x8' (did you mean 'h200-8x'?)",
         "inventory.yaml: 1 error, 0 warnings",
@@ -146,7 +147,7 @@ def test_validate_github_annotations(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("inventory.yaml").write_text(BROKEN)
     result = run(runner, "inventory", "validate", env={"GITHUB_ACTIONS": "true"})
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert result.stdout.splitlines()[0] == (
         "::error file=inventory.yaml,line=3,col=14,title=dcctl inventory::"
         "hosts[0].profile: unknown profile 'h200x8' (did you mean 'h200-8x'?)"
@@ -157,7 +158,7 @@ def test_validate_json_several_files(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("bad.yaml").write_text(BROKEN)
     result = run(runner, "inventory", "validate", "--format", "json", EXAMPLE, "bad.yaml")
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.INVALID_INPUT
     data = json.loads(result.stdout)
     assert [d["valid"] for d in data] == [True, False]
     assert data[0]["hosts"] == 17
@@ -182,7 +183,10 @@ def test_validate_ok_and_strict(runner, tmp_path, monkeypatch):
         "[{name: r, hosts: n1, power_budget_w: 500}]}]}]\n"
     )
     assert run(runner, "inventory", "validate", "w.yaml").exit_code == 0
-    assert run(runner, "inventory", "validate", "--strict", "w.yaml").exit_code == 2
+    assert (
+        run(runner, "inventory", "validate", "--strict", "w.yaml").exit_code
+        == ExitCode.INVALID_INPUT
+    )
 
 
 def test_commands_on_broken_inventory_exit_2_with_diagnostics(runner, tmp_path, monkeypatch):
@@ -190,20 +194,22 @@ def test_commands_on_broken_inventory_exit_2_with_diagnostics(runner, tmp_path, 
     Path("inventory.yaml").write_text(BROKEN)
     for args in (["inventory", "list"], ["inventory", "tree"], ["inventory", "show", "gpu001"]):
         result = run(runner, *args)
-        assert result.exit_code == 2
+        assert result.exit_code == ExitCode.INVALID_INPUT
         assert "inventory.yaml:3:14: hosts[0].profile" in result.stderr
         assert "Traceback" not in result.output
 
 
 def test_bad_limit_exit_2(runner):
     result = run(runner, "-i", EXAMPLE, "inventory", "list", "--limit", "@nope")
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert result.stderr.strip() == "dcctl: error: unknown group '@nope'"
 
 
-def test_usage_error_exit_2(runner):
+def test_usage_errors_exit_with_invalid_input(runner):
     result = run(runner, "-i", EXAMPLE, "-o", "yaml", "inventory", "list")
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.INVALID_INPUT == 64
+    result = run(runner, "-i", EXAMPLE, "inventory", "list", "--bogus")
+    assert result.exit_code == ExitCode.INVALID_INPUT
 
 
 def test_internal_error_is_reported_without_traceback_unless_verbose(runner, monkeypatch):
@@ -232,7 +238,7 @@ def test_python_dash_m_entry_point(tmp_path):
         env=env,
         check=False,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == ExitCode.INVALID_INPUT
     assert "unknown profile 'h200x8'" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
     proc = subprocess.run(
@@ -275,5 +281,5 @@ def test_probe_from_the_h100_capture_bundle(runner):
 
 def test_probe_unknown_probe_name(runner):
     result = run(runner, "-i", EXAMPLE, "probe", "-p", "gpus")
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert "unknown probe 'gpus' (did you mean 'gpu'?)" in result.stderr

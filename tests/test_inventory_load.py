@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dcctl.errors import InventoryError
+from dcctl.errors import ExitCode, InventoryError
 from dcctl.inventory.loader import check_inventory, find_inventory, load_inventory
 from dcctl.inventory.views import power_tree
 
@@ -198,7 +198,7 @@ def test_load_inventory_raises_with_every_diagnostic(tmp_path):
     with pytest.raises(InventoryError) as info:
         load_inventory(inv_file)
     assert len(info.value.diagnostics) == 2
-    assert info.value.exit_code == 2
+    assert info.value.exit_code == ExitCode.INVALID_INPUT
 
 
 def test_find_inventory_order(tmp_path):

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dcctl.cli import app
-from dcctl.errors import InventoryError, PlanError
+from dcctl.errors import ExitCode, InventoryError, PlanError
 from dcctl.inventory.loader import load_inventory
 from dcctl.planning.class_map import read_class_map
 from dcctl.planning.cpsat import SolverOptions
@@ -311,7 +311,7 @@ def test_cli_plan_power(tmp_path):
     assert failed.exit_code == 1
     assert "rack-a1   38.1 kW     feed:feed-b" in failed.stdout
     bad = runner.invoke(app, ["-i", str(EXAMPLE), "plan", "power", "--derate", "feed-a"])
-    assert bad.exit_code == 2 and "write FEED=FRACTION" in bad.stderr
+    assert bad.exit_code == ExitCode.INVALID_INPUT and "write FEED=FRACTION" in bad.stderr
 
 
 def test_probed_limits_replace_the_profile(tmp_path):

@@ -75,11 +75,22 @@ class DcctlGroup(TyperGroup):
             args = sys.argv[1:]
         return super().main(hoist_global_options(args), *a, **kw)
 
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        """Parse the root options; a usage error exits with INVALID_INPUT, as every bad input."""
+        try:
+            return super().make_context(*args, **kwargs)
+        except typer.TyperException as exc:
+            exc.exit_code = int(ExitCode.INVALID_INPUT)
+            raise
+
     def invoke(self, ctx: typer.Context) -> Any:
         """Invoke, mapping every error to a message and an exit code (the one boundary)."""
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, typer.TyperException):
+        except typer.TyperException as exc:  # a usage error in a sub-command's options
+            exc.exit_code = int(ExitCode.INVALID_INPUT)
+            raise
+        except (typer.Exit, typer.Abort):
             raise
         except DcctlError as exc:
             report_error(_state(ctx), exc)

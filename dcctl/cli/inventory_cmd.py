@@ -75,7 +75,7 @@ def validate(
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> None:
-    """Check inventory files; exit 2 if any has an error (every error is reported at once)."""
+    """Check inventory files; exit 64 if any has an error (every error is reported at once)."""
     state: State = ctx.obj
     paths = files or [state.inventory_path()]
     results = [check_inventory(path) for path in paths]
