@@ -205,3 +205,19 @@ def test_plan_host_reads_in_one_round_trip(tmp_path):
     plan = plan_host(Counting(), resources)
     assert Counting.calls == 1
     assert [o.change is not None for o in plan.outcomes] == [True, True, True]
+
+
+def test_identical_changes_fold_across_hosts(tmp_path):
+    from dcctl.playbook.model import HostPlan, Plan
+
+    r = SysctlResource("net.core.rmem_max", "268435456", None)
+    plan = Plan("t")
+    for i, value in enumerate(["212992", "212992", "212992", "4194304"], 1):
+        plan.hosts.append(HostPlan(f"gpu{i:03d}", [r.plan({"runtime": out(value + "\n")})]))
+    path = tmp_path / "out.txt"
+    with path.open("w") as fh:
+        render_plan(make_console(file=fh), plan)
+    lines = path.read_text().splitlines()
+    assert "gpu[001-003]: sysctl net.core.rmem_max  runtime 212992 → runtime 268435456" in lines
+    assert "gpu004: sysctl net.core.rmem_max  runtime 4194304 → runtime 268435456" in lines
+    assert lines[-1] == "4 change(s) pending on 4 host(s)"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dcctl.cli import inventory_cmd, plan_cmd, probe_cmd
+from dcctl.cli import apply_cmd, inventory_cmd, plan_cmd, probe_cmd
 from dcctl.cli.app import app
 
 app.add_typer(inventory_cmd.app)
 app.add_typer(plan_cmd.app)
 app.command()(probe_cmd.probe)
+app.command()(apply_cmd.apply)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

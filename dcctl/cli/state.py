@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rich.console import Console
+from rich.markup import escape
 
 from dcctl.errors import InventoryError
 from dcctl.inventory.loader import CheckResult, check_inventory, find_inventory
@@ -85,3 +86,8 @@ class State:
         if self._checked.inventory is None:
             raise InventoryError(self._checked.diagnostics)
         return self._checked.inventory
+
+    def note(self, message: str) -> None:
+        """An informational line on stderr, silenced by -q."""
+        if not self.quiet:
+            self.err.print(escape(message), soft_wrap=True)
