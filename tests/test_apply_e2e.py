@@ -165,3 +165,28 @@ def test_lock_and_batches(lab, tmp_path):
         pass
     assert batches(["web1", "web2"], inventory, "50%") == [["web1"], ["web2"]]
     assert batches(["web1", "web2"], inventory, None) == [["web1", "web2"]]
+
+
+def test_health_gate_stops_on_a_regression(lab):
+    inventory = load_inventory(lab["inventory"])
+    playbook = read_playbook(lab["playbook"])
+    context = SshContext()
+
+    def transport_for(host):
+        return make_transport(inventory.hosts[host], context)
+
+    plan = plan_playbook(playbook, inventory, transport_for)
+    calls = []
+
+    def health(hosts):
+        calls.append(list(hosts))
+        # After the first batch, web1 shows a new critical finding.
+        return {h: ({"ecc_uncorrectable"} if len(calls) == 2 else set()) for h in hosts}
+
+    result = apply_plan(
+        plan, playbook, inventory, transport_for, state_dir=lab["inventory"].parent / ".dcctl",
+        batch_by="1", health=health,
+    )  # fmt: skip
+    assert calls == [["web1"], ["web1"]]
+    assert result.stopped == "health gate after batch 1: new problems: web1: ecc_uncorrectable"
+    assert {h.host: h.status for h in result.hosts} == {"web1": "done", "web2": "not_started"}

@@ -221,3 +221,48 @@ def test_identical_changes_fold_across_hosts(tmp_path):
     assert "gpu[001-003]: sysctl net.core.rmem_max  runtime 212992 → runtime 268435456" in lines
     assert "gpu004: sysctl net.core.rmem_max  runtime 4194304 → runtime 268435456" in lines
     assert lines[-1] == "4 change(s) pending on 4 host(s)"
+
+
+def test_service_package_module_mtu_resources():
+    from dcctl.playbook.resources.services import (
+        KernelModuleResource,
+        MtuResource,
+        PackageResource,
+        ServiceResource,
+    )
+
+    svc = ServiceResource("nvidia-persistenced")
+    assert svc.plan({"enabled": out("enabled\n"), "active": out("active\n")}).change is None
+    change = svc.plan({"enabled": out("disabled\n", 1), "active": out("inactive\n", 3)}).change
+    assert [c.argv[1] for c in change.commands] == ["enable", "start"]
+
+    pkg = PackageResource("rdma-core")
+    installed = out("install ok installed")
+    assert pkg.plan({"dpkg": installed, "rpm": out("sh: rpm: not found", 127)}).change is None
+    apt = pkg.plan({"dpkg": out("", 1), "rpm": out("sh: rpm: not found", 127)}).change
+    assert apt.commands[0].argv[-3:] == ("-y", "--", "rdma-core")
+    dnf = pkg.plan(
+        {"dpkg": out("not found", 127), "rpm": out("package rdma-core is not installed", 1)}
+    )
+    assert dnf.change.commands[0].argv[:2] == ("dnf", "install")
+    with pytest.raises(PlaybookError, match="no dpkg or rpm"):
+        pkg.plan({"dpkg": out("", 127), "rpm": out("", 127)})
+
+    mod = KernelModuleResource("nvidia-peermem")
+    modules = out("nvidia_peermem 16384 0 - Live 0x0\nnvidia 123 1 - Live 0x0\n")
+    assert mod.plan({"modules": modules}).change is None
+    assert KernelModuleResource("ib_umad").plan({"modules": modules}).change.commands[0].argv == (
+        "modprobe", "--", "ib_umad",
+    )  # fmt: skip
+
+    mtu = MtuResource("ens1f0", 9000)
+    assert mtu.plan({"mtu": out("9000\n")}).change is None
+    assert mtu.plan({"mtu": out("1500\n")}).change.commands[0].argv[-2:] == ("mtu", "9000")
+    with pytest.raises(PlaybookError, match="no interface ens1f0"):
+        mtu.plan({"mtu": out("cat: no such file", 1)})
+
+
+def test_example_playbooks_parse():
+    for path in sorted((ROOT / "playbooks").glob("*.yaml")):
+        playbook = read_playbook(path)
+        assert playbook.resources, path

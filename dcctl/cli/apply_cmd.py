@@ -36,6 +36,13 @@ def apply(
         str | None, typer.Option("--resume", metavar="RUN_ID", help="Continue an earlier run.")
     ] = None,
     forks: Annotated[int, typer.Option("-f", "--forks", min=1, help="Hosts at once.")] = 64,
+    health_gate: Annotated[
+        bool,
+        typer.Option(
+            "--health-gate/--no-health-gate",
+            help="Probe each batch before and after; stop on a new warning or worse.",
+        ),
+    ] = True,
     state_dir: Annotated[
         Path, typer.Option("--state-dir", help="Where locks and run journals live.")
     ] = Path(".dcctl"),
@@ -75,9 +82,29 @@ def apply(
             raise InputError("not a terminal: pass --yes to apply without confirmation")
         if not typer.confirm(f"Apply {plan.pending} change(s)?", default=False):
             raise typer.Exit(int(ExitCode.OK))
+
+    def health(hosts: list[str]) -> dict[str, set[str]]:
+        """Warning-or-worse findings (and not-ok status) per host, from a quick probe."""
+        from dcctl.checks.findings import Severity
+        from dcctl.probes.fleet import ProbeOptions, probe_fleet
+        from dcctl.probes.registry import select_probes
+
+        reports = probe_fleet(
+            inventory, hosts, select_probes(["gpu", "storage"]), ProbeOptions(forks=forks),
+            context=SshContext(),
+        )  # fmt: skip
+        out: dict[str, set[str]] = {}
+        for report in reports:
+            codes = {f.code for f in report.findings if f.severity >= Severity.warning}
+            if report.status.value != "ok":
+                codes.add(report.status.value)
+            out[report.host] = codes
+        return out
+
     result = apply_plan(
         plan, playbook, inventory, transport_for, state_dir=state_dir, run_id=resume,
         batch_by=batch_by, max_fail_percent=max_fail_percent, forks=forks, skip=skip,
+        health=health if health_gate else None,
     )  # fmt: skip
     context.close()
     for host in result.hosts:

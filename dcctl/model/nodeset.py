@@ -203,15 +203,26 @@ def _fold_numbers(values: Iterable[tuple[int, int]]) -> tuple[str, bool]:
     pieces: list[tuple[int, int, str]] = []
     for pad, nums in by_pad.items():
         nums.sort()
-        start = prev = nums[0]
-        for n in [*nums[1:], None]:
-            if n is not None and n == prev + 1:
-                prev = n
+        i = 0
+        while i < len(nums):
+            j = i
+            while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
+                j += 1
+            if j > i:  # a consecutive run: a-b
+                pieces.append((nums[i], pad, f"{nums[i]:0{pad}d}-{nums[j]:0{pad}d}"))
+                i = j + 1
                 continue
-            text = f"{start:0{pad}d}" if start == prev else f"{start:0{pad}d}-{prev:0{pad}d}"
-            pieces.append((start, pad, text))
-            if n is not None:
-                start = prev = n
+            step = nums[i + 1] - nums[i] if i + 1 < len(nums) else 0
+            k = i
+            while step > 1 and k + 1 < len(nums) and nums[k + 1] - nums[k] == step:
+                k += 1
+            if k - i >= 3:  # four or more evenly spaced: a-b/step (every 4th host, say)
+                text = f"{nums[i]:0{pad}d}-{nums[k]:0{pad}d}/{step}"
+                pieces.append((nums[i], pad, text))
+                i = k + 1
+                continue
+            pieces.append((nums[i], pad, f"{nums[i]:0{pad}d}"))
+            i += 1
     pieces.sort(key=lambda p: (p[0], p[1]))
     text = ",".join(p[2] for p in pieces)
     single = len(pieces) == 1 and "-" not in pieces[0][2]

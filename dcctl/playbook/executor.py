@@ -215,8 +215,14 @@ def apply_plan(
     max_fail_percent: float = 0.0,
     forks: int = 64,
     skip: set[str] | None = None,
+    health: Callable[[list[str]], dict[str, set[str]]] | None = None,
 ) -> ApplyResult:
-    """Apply a plan (see the module docstring); returns every host's result."""
+    """Apply a plan (see the module docstring); returns every host's result.
+
+    ``health`` is the gate between batches: it returns, per host, the problems a probe sees
+    (finding codes, or "unreachable"); a problem a host did not have before its batch is a
+    regression, and the rollout stops there.
+    """
     run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
     journal = Journal(state_dir / "runs", run_id)
     result = ApplyResult(run_id)
@@ -257,9 +263,26 @@ def apply_plan(
                         journal.write("host_done", host, changes=outcome.applied)
                 return outcome
 
+            before = health(batch) if health is not None else {}
             outcomes = fan_out(batch, work, forks=forks)
             for o in outcomes:
                 result.hosts.append(o.value or HostResult(o.host, "failed", error=o.error))
+            if health is not None:
+                after = health(batch)
+                new = {
+                    h: sorted(after.get(h, set()) - before.get(h, set()))
+                    for h in batch
+                    if after.get(h, set()) - before.get(h, set())
+                }
+                if new:
+                    worst = "; ".join(
+                        f"{h}: {', '.join(codes)}" for h, codes in sorted(new.items())
+                    )
+                    rest = [h for b in planned[number:] for h in b]
+                    result.hosts += [HostResult(h, "not_started") for h in rest]
+                    result.stopped = f"health gate after batch {number}: new problems: {worst}"
+                    journal.write("run_stopped", reason=result.stopped)
+                    break
             failed = len([h for h in result.hosts if h.status == "failed" and h.host in todo])
             if total and 100.0 * failed / total > max_fail_percent:
                 rest = [h for b in planned[number:] for h in b]

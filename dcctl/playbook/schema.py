@@ -34,6 +34,12 @@ from dcctl.playbook.resources.gpu import (
     GpuPersistence,
     GpuPowerLimit,
 )
+from dcctl.playbook.resources.services import (
+    KernelModuleResource,
+    MtuResource,
+    PackageResource,
+    ServiceResource,
+)
 from dcctl.playbook.resources.system import CommandResource, SysctlResource
 from dcctl.playbook.template import Vars, render
 
@@ -46,6 +52,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "gpu_power_limit": ("watts", "percent", "gpus"),
     "gpu_persistence": ("enabled", "gpus"),
     "gpu_compute_mode": ("mode", "gpus"),
+    "service": ("name", "enabled", "active"),
+    "package": ("name", "state"),
+    "kernel_module": ("name", "state"),
+    "mtu": ("interface", "mtu"),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "file": ("path", "content"),
@@ -55,6 +65,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "gpu_power_limit": (),
     "gpu_persistence": (),
     "gpu_compute_mode": (),
+    "service": ("name",),
+    "package": ("name",),
+    "kernel_module": ("name",),
+    "mtu": ("interface", "mtu"),
 }
 
 
@@ -178,7 +192,8 @@ def _read_resource(
         and str(params.get("mode", "DEFAULT")).upper() not in COMPUTE_MODES
     ):
         probe.error("mode", f"must be one of {', '.join(COMPUTE_MODES)}")
-    if kind == "line" and params.get("state", "present") not in ("present", "absent"):
+    stateful = ("line", "package", "kernel_module")
+    if kind in stateful and params.get("state", "present") not in ("present", "absent"):
         probe.error("state", "must be 'present' or 'absent'")
     return ResourceSpec(kind, params, source.loc(node), path, probe.str("hosts"))
 
@@ -249,8 +264,18 @@ def build_resource(spec: ResourceSpec, variables: Vars) -> Resource:
         resource = GpuPowerLimit(number("watts"), number("percent"), gpus())
     elif kind == "gpu_persistence":
         resource = GpuPersistence(bool(spec.params.get("enabled", True)), gpus())
-    else:
+    elif kind == "gpu_compute_mode":
         resource = GpuComputeMode(str(spec.params.get("mode", "DEFAULT")).upper(), gpus())
+    elif kind == "service":
+        enabled, active = spec.params.get("enabled", True), spec.params.get("active", True)
+        resource = ServiceResource(text("name") or "", enabled, active)
+    elif kind == "package":
+        resource = PackageResource(text("name") or "", text("state", "present") == "present")
+    elif kind == "kernel_module":
+        resource = KernelModuleResource(text("name") or "", text("state", "present") == "present")
+    else:
+        mtu = number("mtu")
+        resource = MtuResource(text("interface") or "", int(mtu or 0))
     if secrets and hasattr(resource, "secrets"):
         resource = _with_secrets(resource, frozenset(secrets))
     return resource
