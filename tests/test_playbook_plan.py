@@ -266,3 +266,26 @@ def test_example_playbooks_parse():
     for path in sorted((ROOT / "playbooks").glob("*.yaml")):
         playbook = read_playbook(path)
         assert playbook.resources, path
+
+
+def test_unguarded_command_applies_without_failing_verification(tmp_path):
+    from dcctl.playbook.executor import apply_plan
+
+    target = tmp_path / "runs"
+    pb = write(
+        tmp_path,
+        "pb.yaml",
+        f"""\
+        hosts: localhost
+        resources:
+          - {{type: command, argv: [sh, -c, 'echo run >> "$1"', sh, "{target}"]}}
+          - {{type: file, path: "{tmp_path}/f", content: "x\\n"}}
+        """,
+    )
+    inventory = load_inventory(ROOT / "inventory" / "example.yaml")
+    playbook = read_playbook(pb)
+    plan = plan_playbook(playbook, inventory, lambda h: LocalTransport(h))
+    result = apply_plan(plan, playbook, inventory, lambda h: LocalTransport(h),
+                        state_dir=tmp_path / ".dcctl")  # fmt: skip
+    assert [h.status for h in result.hosts] == ["done"]
+    assert target.read_text() == "run\n" and (tmp_path / "f").read_text() == "x\n"

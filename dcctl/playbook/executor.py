@@ -180,6 +180,13 @@ def apply_host(
                         f"{change.shown(change.resource)}: {change.shown(command.display())} "
                         f"failed (rc={run.rc}): {change.shown(detail[0])}"
                     )
+            if getattr(resource, "verifiable", True):
+                check = plan_host(transport, [resource], how)
+                if check.error or check.outcomes[0].change is not None:
+                    raise RuntimeError(
+                        f"{change.shown(change.resource)}: still differs after applying "
+                        f"({check.error or 'read back'})"
+                    )
             result.applied += 1
             journal.write("change_applied", plan.host, **change.to_dict())
     except Exception as exc:
@@ -199,7 +206,12 @@ def verify(
         transport.close()
     if again.error:
         return again.error
-    left = [c.shown(c.resource) for c in again.changes]
+    resources = host_resources(playbook, inventory, host)
+    left = [
+        o.change.shown(o.change.resource)
+        for r, o in zip(resources, again.outcomes, strict=True)
+        if o.change is not None and getattr(r, "verifiable", True)
+    ]
     return f"still differs after apply: {', '.join(left)}" if left else None
 
 

@@ -118,6 +118,11 @@ class CommandResource:
     secrets: frozenset[str] = frozenset()
     secret_args: frozenset[int] = frozenset()
 
+    @property
+    def verifiable(self) -> bool:
+        """Only a guarded command can be checked afterwards (its guard must then hold)."""
+        return bool(self.creates or self.unless)
+
     def label(self) -> str:
         """``command touch /x`` (secret arguments masked)."""
         return f"command {Command.of(self.argv, self.secret_args).display()}"
