@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from dcctl.errors import InventoryError
 from dcctl.inventory.diagnostics import Diagnostics, Loc, did_you_mean
 from dcctl.inventory.yaml_compose import compose_text
 
@@ -88,6 +89,21 @@ def compose_file(source: Source, diags: Diagnostics) -> Node | None:
         diags.error(Loc(source.display, 1, 1), "", f"not UTF-8 text (byte {exc.start})")
         return None
     return compose_text(text, source, diags)
+
+
+def read_document(path: Path, what: str) -> tuple[Source, Node, Diagnostics]:
+    """Compose a whole YAML file (a playbook, a class map) for reading with :class:`Fields`.
+
+    A missing, empty or broken file raises InventoryError carrying located diagnostics.
+    """
+    diags = Diagnostics()
+    source = Source(path, str(path))
+    node = compose_file(source, diags) if path.is_file() else None
+    if node is None:
+        if not diags.errors:
+            diags.error(None, "", f"{path}: no such {what} (or it is empty)")
+        raise InventoryError(diags.items, f"{what} {path} is invalid")
+    return source, node, diags
 
 
 def scalar_value(node: ScalarNode) -> Any:

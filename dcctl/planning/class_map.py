@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dcctl.errors import InventoryError, PlanError, SelectionError
-from dcctl.inventory.diagnostics import Diagnostics, did_you_mean
+from dcctl.inventory.diagnostics import did_you_mean
 from dcctl.inventory.model import Inventory
-from dcctl.inventory.yaml_source import Fields, Source, compose_file, mapping_items, to_plain
+from dcctl.inventory.yaml_source import Fields, mapping_items, read_document, to_plain
 from dcctl.planning.power_problem import Assignment
 from dcctl.planning.workloads import WorkloadClass, all_classes, curve_from_points
 
@@ -40,13 +40,7 @@ def default_class_map(inventory: Inventory) -> ClassMap:
 
 def read_class_map(path: Path, inventory: Inventory) -> ClassMap:
     """Read a class map; problems are reported with file:line:column like inventory errors."""
-    diags = Diagnostics()
-    source = Source(path, str(path))
-    node = compose_file(source, diags) if path.is_file() else None
-    if node is None:
-        if not diags.errors:
-            diags.error(None, "", f"{path}: no such class map (or it is empty)")
-        raise InventoryError(diags.items, f"class map {path} is invalid")
+    source, node, diags = read_document(path, "class map")
     root = Fields(source, node, "", diags, ("classes", "assign", "default", "floors"))
     extra: dict[str, WorkloadClass] = {}
     classes_node = root.value_node("classes")

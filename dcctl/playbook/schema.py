@@ -25,7 +25,7 @@ from yaml.nodes import Node
 
 from dcctl.errors import InventoryError, PlaybookError
 from dcctl.inventory.diagnostics import Diagnostics, Loc, did_you_mean
-from dcctl.inventory.yaml_source import Fields, Source, compose_file, mapping_items, to_plain
+from dcctl.inventory.yaml_source import Fields, Source, mapping_items, read_document, to_plain
 from dcctl.playbook.resources.base import Resource
 from dcctl.playbook.resources.files import FileResource, LineResource
 from dcctl.playbook.resources.gpu import (
@@ -98,13 +98,7 @@ class Playbook:
 
 def read_playbook(path: Path) -> Playbook:
     """Parse and check a playbook file; every problem is reported with file:line:column."""
-    diags = Diagnostics()
-    source = Source(path, str(path))
-    node = compose_file(source, diags) if path.is_file() else None
-    if node is None:
-        if not diags.errors:
-            diags.error(None, "", f"{path}: no such playbook (or it is empty)")
-        raise InventoryError(diags.items, f"playbook {path} is invalid")
+    source, node, diags = read_document(path, "playbook")
     root = Fields(source, node, "", diags, ("name", "hosts", "become", "vars", "resources"),
                   ("hosts", "resources"))  # fmt: skip
     variables, secrets = _read_vars(source, root.value_node("vars"), diags)
