@@ -331,3 +331,20 @@ def test_probed_limits_replace_the_profile(tmp_path):
     assert caps == {650.0}  # 16 × (4.6 + 8 × 0.65) kW = 156.8 kW fits: every GPU at its 650 W max
     assert data["default_throughput"] == pytest.approx(128.0)
     assert inv.hosts["gpu001"].profile == "h100-8x"
+
+
+def test_limit_counts_unplanned_hosts_at_their_default_limits():
+    inv = load_inventory(EXAMPLE)
+    rack_a1 = set(inv.select("@rack-a1").names)
+    plan = plan_power(inv, BUILTIN, {}, hosts=rack_a1, solver=ONE)
+    assert plan.feasible and {h for h, _ in plan.caps} == rack_a1
+    uses = {b.name: b for b in plan.budgets}
+    assert uses["rack:rack-a2"].planned_w == pytest.approx(8 * 10200)  # held at defaults
+    # With feed A gone, rack-a2 held at its defaults overruns its B PDU (81.6 of 57.5 kW) and,
+    # with rack-a1 at its lowest caps, feed B too: no plan; both racks must shed.
+    failed = plan_power(inv, BUILTIN, {}, derate={"feed-a": 0.0}, hosts=rack_a1, solver=ONE)
+    assert not failed.feasible and failed.tightest == "pdu:pdu-a2-b"
+    assert [(s.rack, round(s.watts), s.because) for s in failed.shed] == [
+        ("rack-a1", 6121, "feed:feed-b"),
+        ("rack-a2", 24100, "pdu:pdu-a2-b"),
+    ]

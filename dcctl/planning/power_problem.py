@@ -117,7 +117,8 @@ def build_power_problem(
 
     ``assignments`` maps host → class and priority (hosts not in it run ``training`` at
     priority 1); ``floors`` maps a class to the least relative throughput its GPUs may get;
-    ``derate`` maps a feed to the fraction of its available power that survives; ``measured``
+    ``hosts`` limits the GPUs planned; the others count against shared budgets at their
+    default limits. ``derate`` maps a feed to the fraction of its power that survives; ``measured``
     maps a host to the (min, default, max) limits its GPUs reported (``dcctl probe``), which
     take the place of its profile's.
     """
@@ -136,8 +137,6 @@ def build_power_problem(
     host_share: dict[str, dict[str, float]] = {}
     offline: list[str] = []
     for name, host in inventory.hosts.items():
-        if hosts is not None and name not in hosts:
-            continue
         if not host.pdus:
             host_share[name] = {}
             continue
@@ -171,6 +170,11 @@ def build_power_problem(
         baseline[name] = (profile.baseline_w or 0.0) if profile else 0.0
         per_gpu = _gpu_limits(name, profile, measured or {}, notes)
         if not per_gpu:
+            continue
+        if hosts is not None and name not in hosts:
+            # Not planned now: its GPUs still draw from the shared budgets, counted at their
+            # default limits (what they run at unless capped).
+            baseline[name] += sum(default for _, (_, default, _) in per_gpu)
             continue
         assignment = assignments.get(name, Assignment("training", 1))
         if assignment.workload not in classes:
