@@ -94,6 +94,12 @@ def lab(tmp_path, monkeypatch):
         s.stop()
 
 
+def transports(inventory):
+    """A transport factory sharing one SSH context, as the CLI builds it."""
+    context = SshContext()
+    return lambda host: make_transport(inventory.hosts[host], context)
+
+
 def cli(lab, *args):
     result = CliRunner().invoke(app, ["-i", str(lab["inventory"]), *args])
     assert SECRET not in result.output, "a secret leaked into the output"
@@ -131,10 +137,7 @@ def test_dry_run_apply_read_back_and_idempotence(lab):
 def test_host_lost_mid_apply_is_reported_and_resume_finishes_it(lab):
     inventory = load_inventory(lab["inventory"])
     playbook = read_playbook(lab["playbook"])
-    context = SshContext()
-
-    def transport_for(host):
-        return make_transport(inventory.hosts[host], context)
+    transport_for = transports(inventory)
 
     plan = plan_playbook(playbook, inventory, transport_for)
     assert plan.pending == 12
@@ -170,10 +173,7 @@ def test_lock_and_batches(lab, tmp_path):
 def test_health_gate_stops_on_a_regression(lab):
     inventory = load_inventory(lab["inventory"])
     playbook = read_playbook(lab["playbook"])
-    context = SshContext()
-
-    def transport_for(host):
-        return make_transport(inventory.hosts[host], context)
+    transport_for = transports(inventory)
 
     plan = plan_playbook(playbook, inventory, transport_for)
     calls = []
