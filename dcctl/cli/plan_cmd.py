@@ -42,6 +42,67 @@ def parse_derate(items: list[str]) -> dict[str, float]:
 
 
 @app.command()
+def place(
+    ctx: typer.Context,
+    jobs: Annotated[Path, typer.Argument(metavar="JOBS", help="Jobs file (YAML).")],
+    allocations: Annotated[
+        Path | None,
+        typer.Option("--allocations", metavar="FILE", help="What already runs (YAML or JSON)."),
+    ] = None,
+    findings: Annotated[
+        Path | None,
+        typer.Option(
+            "--findings",
+            metavar="FILE",
+            help="dcctl probe -o json output: hosts with warnings are avoided by jobs that ask.",
+        ),
+    ] = None,
+    limit: Annotated[
+        str | None, typer.Option("-l", "--limit", metavar="PATTERN", help="Only these hosts.")
+    ] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", min=0.1, help="Solver seconds.")
+    ] = 10.0,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Solver threads.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Solver seed.")] = 0,
+    gap: Annotated[
+        str, typer.Option("--gap", help="Stop once proven within this of the optimum (0 = prove).")
+    ] = "0.1%",
+) -> None:
+    """Which job replicas go on which hosts and GPUs (a plan; nothing is changed).
+
+    Exit status 0 when every job is placed; 1 when some are left out (each with its reason).
+    """
+    from dcctl.planning.cpsat import SolverOptions
+    from dcctl.planning.placement import build_problem, plan_placement
+    from dcctl.planning.placement_input import findings_from_probe, read_allocations, read_jobs
+    from dcctl.render.placement import plan_document, render_placement_plan
+
+    state: State = ctx.obj
+    inventory = state.inventory()
+    hosts = set(inventory.select(limit).names) if limit else None
+    job_list = read_jobs(jobs, inventory)
+    usage = read_allocations(allocations, inventory) if allocations else None
+    flagged = findings_from_probe(findings) if findings else None
+    problem = build_problem(inventory, job_list, usage, flagged, hosts)
+    options = SolverOptions(
+        time_limit_s=time_limit,
+        workers=workers,
+        seed=seed,
+        relative_gap=parse_fraction(gap, "--gap"),
+    )
+    plan = plan_placement(problem, options)
+    if state.output is OutputFormat.json:
+        write_json(state.out, plan_document(plan))
+    elif state.output is OutputFormat.jsonl:
+        write_jsonl(state.out, [plan_document(plan)])
+    else:
+        render_placement_plan(state.out, plan)
+    if plan.left_out:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@app.command()
 def power(
     ctx: typer.Context,
     headroom: Annotated[

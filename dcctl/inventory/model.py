@@ -109,6 +109,8 @@ class Profile:
     name: str
     loc: Loc
     description: str | None = None
+    cpus: float | None = None  # logical CPUs the host offers to jobs
+    memory_gib: float | None = None  # memory the host offers to jobs
     gpu: GpuSpec | None = None
     nic: NicSpec | None = None
     infiniband: InfinibandSpec | None = None

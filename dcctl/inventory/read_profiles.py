@@ -9,7 +9,16 @@ from dcctl.inventory.model import GpuSpec, InfinibandSpec, NicSpec, PowerLimits,
 from dcctl.inventory.sources import Document
 from dcctl.inventory.yaml_source import Fields, mapping_items
 
-_PROFILE_FIELDS = ("description", "gpu", "nic", "infiniband", "baseline_w", "nominal_w")
+_PROFILE_FIELDS = (
+    "description",
+    "cpus",
+    "memory_gib",
+    "gpu",
+    "nic",
+    "infiniband",
+    "baseline_w",
+    "nominal_w",
+)
 _GPU_FIELDS = ("model", "count", "memory_gib", "tdp_w", "power_limit_w", "driver")
 _LIMIT_FIELDS = ("min", "default", "max")
 _NIC_FIELDS = ("count", "speed_gbps", "mtu")
@@ -65,6 +74,10 @@ def _read_profile(name: str, fields: Fields, loc: Loc) -> Profile:
         name=name,
         loc=loc,
         description=fields.str("description"),
+        cpus=fields.number("cpus", minimum=0, maximum=100_000, exclusive_minimum=True),
+        memory_gib=fields.number(
+            "memory_gib", minimum=0, maximum=1_000_000, exclusive_minimum=True
+        ),
         gpu=gpu,
         nic=nic,
         infiniband=ib,

@@ -1,5 +1,7 @@
 """The one module that imports OR-Tools: problem descriptions in, assignments out.
 
+Placement: see `solve_placement`.
+
 Power: for each GPU group g and cap level k, an integer n[g,k] counts the group's GPUs capped at
 that level. Σ_k n[g,k] = |g|; every budget: fixed + Σ share·level·n ≤ limit; maximise
 Σ priority·throughput·n. Coefficients are scaled to integers conservatively (budgets rounded
@@ -9,6 +11,7 @@ down, draws rounded up), so an integer solution never exceeds a real budget. The
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +20,8 @@ from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
 from dcctl.errors import SolverError
+from dcctl.planning.gpu_state import MILLI
+from dcctl.planning.placement_problem import PlacementProblem, Unit
 from dcctl.planning.power_problem import PowerProblem
 
 #: Budget shares are 1/k for a host on k live PDUs; ×12 makes k = 1, 2, 3, 4 exact integers.
@@ -204,3 +209,204 @@ def lp_bound(problem: PowerProblem) -> float:
     if solver.Solve() != pywraplp.Solver.OPTIMAL:
         return -1.0
     return objective.Value() / VALUE_SCALE
+
+
+# ------------------------------------------------------------------------------------ placement
+
+
+@dataclass(frozen=True)
+class PlacementHint:
+    """A known-good placement to start from: per unit, replicas per node and share GPUs."""
+
+    placed: tuple[int, ...]  # per unit: jobs placed
+    counts: dict[tuple[int, int], int]  # (unit, node) → replicas
+    shares: dict[tuple[int, int, int], int]  # (unit, node, gpu) → replicas on that GPU
+
+
+@dataclass(frozen=True)
+class PlacementSolution:
+    """What CP-SAT decided, with its verdict."""
+
+    status: str
+    placed: tuple[int, ...]  # per unit: jobs placed
+    counts: dict[tuple[int, int], int]  # (unit, node) → replicas
+    shares: dict[tuple[int, int, int], int]  # (unit, node, gpu) → replicas (shares only)
+    whole_gpus: dict[int, tuple[int, ...]]  # node → GPU indices taken by whole-GPU replicas
+    objective: float  # Σ priority × placed GPU demand (GPUs)
+    bound: float  # the solver's proven bound on it
+    fragmentation: int  # GPUs opened for sharing + empty nodes broken into
+    wall_s: float
+
+    @property
+    def gap(self) -> float:
+        """Relative gap between the bound and the objective (0 when proven optimal)."""
+        if self.bound <= 0:
+            return 0.0
+        return max(0.0, (self.bound - self.objective) / self.bound)
+
+
+def solve_placement(
+    problem: PlacementProblem,
+    units: Sequence[Unit],
+    options: SolverOptions,
+    hint: PlacementHint | None = None,
+) -> PlacementSolution:
+    """Place gangs and job classes on nodes and GPUs with CP-SAT.
+
+    Variables: per unit u, ``placed[u]`` jobs (a gang: 0 or 1) and ``x[u,n]`` replicas on node n
+    with Σ_n x = replicas × placed. Whole-GPU replicas take entirely free GPUs (``w[n,g]``,
+    ordered to break symmetry); shares are counted per GPU (``s[u,n,g]``) and fit in what is
+    left of it. CPU, memory, same-domain (one chosen domain per gang), spread (≤ 1 replica per
+    domain) and rack power (replica GPUs × TDP within what the rack has left) are constraints.
+    Objective, lexicographic: Σ priority × GPU milli placed, then fewest GPUs opened for sharing
+    and empty nodes broken into (free capacity kept in the shapes big requests need).
+    """
+    model = cp_model.CpModel()
+    jobs = [problem.jobs[u.jobs[0]] for u in units]
+    placed = [model.new_int_var(0, len(u.jobs), f"placed_{i}") for i, u in enumerate(units)]
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    s: dict[tuple[int, int, int], cp_model.IntVar] = {}
+    by_node: dict[int, list[int]] = {}
+    for i, (unit, job) in enumerate(zip(units, jobs, strict=True)):
+        most = job.replicas * len(unit.jobs)
+        for n in unit.candidates:
+            cap = min(most, problem.replicas_fit(job, problem.nodes[n]) * len(unit.jobs))
+            if job.spread is not None:
+                cap = min(cap, len(unit.jobs))
+            x[i, n] = model.new_int_var(0, cap, f"x_{i}_{n}")
+            by_node.setdefault(n, []).append(i)
+            if job.is_share:
+                gpus = [g for g, f in enumerate(problem.nodes[n].gpu_free) if f >= job.milli]
+                for g in gpus:
+                    s[i, n, g] = model.new_int_var(0, cap, f"s_{i}_{n}_{g}")
+                model.add(sum(s[i, n, g] for g in gpus) == x[i, n])
+        model.add(sum(x[i, n] for n in unit.candidates) == job.replicas * placed[i])
+
+    penalties: list[cp_model.IntVar] = []
+    whole_vars: dict[int, list[tuple[int, cp_model.IntVar]]] = {}
+    for n, members in by_node.items():
+        node = problem.nodes[n]
+        if node.cpu_free is not None:
+            model.add(sum(x[i, n] * jobs[i].cpu for i in members) <= node.cpu_free)
+        if node.mem_free is not None:
+            model.add(sum(x[i, n] * jobs[i].mem for i in members) <= node.mem_free)
+        whole_members = [i for i in members if jobs[i].gpus]
+        share_members = [i for i in members if jobs[i].is_share]
+        if not whole_members and not share_members:
+            continue
+        free = [g for g, f in enumerate(node.gpu_free) if f >= MILLI]
+        w = {g: model.new_bool_var(f"w_{n}_{g}") for g in free} if whole_members else {}
+        for a, b in itertools.pairwise(free):
+            if a in w and b in w:
+                model.add(w[a] >= w[b])
+        whole_vars[n] = list(w.items())
+        model.add(sum(w.values()) == sum(x[i, n] * jobs[i].gpus for i in whole_members))
+        opened: list[cp_model.IntVar] = []
+        for g, f in enumerate(node.gpu_free):
+            on_g = [i for i in share_members if (i, n, g) in s]
+            if not on_g:
+                continue
+            used = sum(s[i, n, g] * jobs[i].milli for i in on_g)
+            model.add(used <= f - (MILLI * w[g] if g in w else 0))
+            if f >= MILLI:  # an untouched GPU opened for sharing
+                o = model.new_bool_var(f"open_{n}_{g}")
+                model.add(sum(s[i, n, g] for i in on_g) == 0).only_enforce_if(~o)
+                opened.append(o)
+        penalties.extend(opened)
+        if node.gpu_free and len(free) == len(node.gpu_free):  # an empty node broken into
+            broken = model.new_bool_var(f"broken_{n}")
+            for i in members:
+                model.add(x[i, n] == 0).only_enforce_if(~broken)
+            penalties.append(broken)
+
+    for i, (unit, job) in enumerate(zip(units, jobs, strict=True)):
+        if job.same is not None:
+            domains: dict[str, list[int]] = {}
+            for n in unit.candidates:
+                domains.setdefault(problem.nodes[n].domains[job.same], []).append(n)
+            chosen = {d: model.new_bool_var(f"same_{i}_{d}") for d in domains}
+            model.add(sum(chosen.values()) == placed[i])
+            for d, nodes in domains.items():
+                model.add(sum(x[i, n] for n in nodes) <= job.replicas * chosen[d])
+        if job.spread is not None:
+            spread: dict[str, list[int]] = {}
+            for n in unit.candidates:
+                spread.setdefault(problem.nodes[n].domains[job.spread], []).append(n)
+            for nodes in spread.values():
+                model.add(sum(x[i, n] for n in nodes) <= len(unit.jobs))
+
+    rack_of = {n: node.domains.get("rack") for n, node in enumerate(problem.nodes)}
+    for budget in problem.racks:
+        terms = [
+            x[i, n] * math.ceil(jobs[i].replica_milli * problem.nodes[n].gpu_tdp_w)
+            for (i, n) in x
+            if rack_of[n] == budget.rack and jobs[i].replica_milli and problem.nodes[n].gpu_tdp_w
+        ]
+        if terms:
+            model.add(sum(terms) <= math.floor(max(0.0, budget.left_w) * MILLI))
+
+    value = sum(placed[i] * job.priority * job.demand_milli for i, job in enumerate(jobs))
+    model.maximize(value)
+    if hint is not None:
+        for i, count in enumerate(hint.placed):
+            model.add_hint(placed[i], count)
+        for key, var in x.items():
+            model.add_hint(var, hint.counts.get(key, 0))
+        for key, var in s.items():
+            model.add_hint(var, hint.shares.get(key, 0))
+
+    solver = _placement_solver(options)
+    status = solver.solve(model)
+    wall = solver.wall_time
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        raise SolverError(
+            f"the placement solver stopped without a plan ({solver.status_name(status)}); "
+            "try a longer --time-limit"
+        )
+    name = solver.status_name(status)
+    if name == "OPTIMAL" and solver.objective_value < solver.best_objective_bound - 0.5:
+        name = "FEASIBLE"  # stopped at the gap limit
+    best = round(solver.objective_value)
+    bound = solver.best_objective_bound
+    final = solver
+    if penalties:
+        # Second pass: keep the demand placed, then keep free capacity whole.
+        keep = [*placed, *x.values(), *s.values(), *penalties]
+        keep += [var for pairs in whole_vars.values() for _, var in pairs]
+        model.clear_hints()
+        for var in keep:
+            model.add_hint(var, solver.value(var))
+        model.add(value >= best)
+        model.minimize(sum(penalties))
+        second = _placement_solver(options)
+        if second.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            final = second
+            wall += second.wall_time
+    whole_gpus = {
+        n: tuple(g for g, var in pairs if final.value(var)) for n, pairs in whole_vars.items()
+    }
+    return PlacementSolution(
+        status=name,
+        placed=tuple(final.value(p) for p in placed),
+        counts={k: v for k, var in x.items() if (v := final.value(var))},
+        shares={k: v for k, var in s.items() if (v := final.value(var))},
+        whole_gpus=whole_gpus,
+        objective=best / MILLI,
+        bound=bound / MILLI,
+        fragmentation=sum(final.value(p) for p in penalties),
+        wall_s=wall,
+    )
+
+
+def _placement_solver(options: SolverOptions) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    if options.deterministic:
+        solver.parameters.interleave_search = True
+        solver.parameters.max_deterministic_time = options.time_limit_s
+        solver.parameters.max_time_in_seconds = 4 * options.time_limit_s
+    else:
+        solver.parameters.max_time_in_seconds = options.time_limit_s
+    solver.parameters.num_workers = options.workers
+    solver.parameters.random_seed = options.seed
+    solver.parameters.relative_gap_limit = options.relative_gap
+    return solver

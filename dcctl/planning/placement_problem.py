@@ -1,0 +1,163 @@
+"""The placement problem as plain data: free capacity per node, and the jobs to place.
+
+A job is a gang of identical replicas (all place or none). Each replica asks for whole GPUs
+(``gpus: 2``) or a share of one GPU (``gpus: 0.25``), CPUs and memory, and may restrict GPU
+models. Constraints: ``same: KIND`` puts every replica in one domain of that kind (``rack`` or an
+inventory domain kind such as ``nvlink`` or ``leaf_switch``); ``spread: KIND`` puts each replica
+in a different one (anti-affinity); ``avoid_findings`` keeps off hosts a probe flagged.
+
+Quantities are integers: milli-GPU (1,000 = one GPU), milli-CPU and MiB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dcctl.inventory.diagnostics import Loc
+from dcctl.planning.gpu_state import MILLI
+
+RACK = "rack"
+
+
+@dataclass(frozen=True)
+class PlaceNode:
+    """One host's free capacity and where it sits."""
+
+    name: str
+    model: str | None
+    gpu_free: tuple[int, ...]  # free milli per GPU index
+    cpu_free: int | None  # milli-CPU; None = not limited (unknown)
+    mem_free: int | None  # MiB; None = not limited (unknown)
+    domains: dict[str, str] = field(default_factory=dict)  # kind (incl. "rack") → name
+    findings: tuple[str, ...] = ()  # why a probe flagged it
+    gpu_tdp_w: float = 0.0
+
+    @property
+    def whole_free(self) -> int:
+        """GPUs with nothing on them."""
+        return sum(1 for f in self.gpu_free if f >= MILLI)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A gang of identical replicas."""
+
+    name: str
+    replicas: int
+    gpus: int  # whole GPUs per replica (0 for a share or CPU-only)
+    milli: int  # a share of one GPU (1..999) when gpus == 0; 0 otherwise
+    cpu: int  # milli-CPU per replica
+    mem: int  # MiB per replica
+    priority: int = 1
+    models: frozenset[str] | None = None
+    same: str | None = None
+    spread: str | None = None
+    avoid_findings: bool = False
+    loc: Loc | None = None
+
+    @property
+    def is_share(self) -> bool:
+        """A replica takes part of one GPU."""
+        return self.gpus == 0 and self.milli > 0
+
+    @property
+    def replica_milli(self) -> int:
+        """GPU demand of one replica in milli-GPU."""
+        return self.gpus * MILLI + self.milli
+
+    @property
+    def demand_milli(self) -> int:
+        """GPU demand of the whole gang in milli-GPU."""
+        return self.replicas * self.replica_milli
+
+    @property
+    def signature(self) -> tuple:
+        """What makes two single-replica jobs interchangeable to the solver."""
+        return (self.gpus, self.milli, self.cpu, self.mem, self.priority, self.models,
+                self.same, self.spread, self.avoid_findings, self.replicas)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RackBudget:
+    """Power left for new jobs in one rack (budget − host baselines − running jobs)."""
+
+    rack: str
+    budget_w: float
+    used_w: float
+
+    @property
+    def left_w(self) -> float:
+        """Watts still available."""
+        return self.budget_w - self.used_w
+
+
+@dataclass(frozen=True)
+class PlacementProblem:
+    """Nodes with their free capacity, jobs to place and rack power left."""
+
+    nodes: tuple[PlaceNode, ...]
+    jobs: tuple[Job, ...]
+    racks: tuple[RackBudget, ...] = ()
+
+    def node_ok(self, job: Job, node: PlaceNode) -> bool:
+        """Static eligibility (model, findings, domain membership), ignoring free capacity."""
+        if job.avoid_findings and node.findings:
+            return False
+        if job.gpus or job.milli:
+            if node.model is None or not node.gpu_free:
+                return False
+            if job.models is not None and node.model not in job.models:
+                return False
+        for kind in (job.same, job.spread):
+            if kind is not None and kind not in node.domains:
+                return False
+        return True
+
+    def replicas_fit(self, job: Job, node: PlaceNode) -> int:
+        """How many replicas of the job fit on the node alone, by free capacity."""
+        counts = [job.replicas]
+        if job.cpu and node.cpu_free is not None:
+            counts.append(node.cpu_free // job.cpu)
+        if job.mem and node.mem_free is not None:
+            counts.append(node.mem_free // job.mem)
+        if job.gpus:
+            counts.append(node.whole_free // job.gpus)
+        elif job.milli:
+            counts.append(sum(f // job.milli for f in node.gpu_free))
+        return max(0, min(counts))
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Jobs the solver treats as one: a gang, or interchangeable single-replica jobs."""
+
+    jobs: tuple[int, ...]  # indices into PlacementProblem.jobs, in input order
+    candidates: tuple[int, ...]  # node indices where a replica may go
+
+    @property
+    def gang(self) -> bool:
+        """True for one multi-replica job (all replicas or none)."""
+        return len(self.jobs) == 1
+
+
+def make_units(problem: PlacementProblem) -> list[Unit]:
+    """Group identical single-replica jobs (symmetry), keep gangs apart; find candidate nodes."""
+    by_signature: dict[tuple, list[int]] = {}
+    order: list[tuple] = []
+    for i, job in enumerate(problem.jobs):
+        key = job.signature if job.replicas == 1 else ("gang", i)
+        if key not in by_signature:
+            by_signature[key] = []
+            order.append(key)
+        by_signature[key].append(i)
+    units = []
+    for key in order:
+        members = by_signature[key]
+        job = problem.jobs[members[0]]
+        candidates = tuple(
+            n
+            for n, node in enumerate(problem.nodes)
+            if problem.node_ok(job, node) and problem.replicas_fit(job, node) >= 1
+        )
+        units.append(Unit(tuple(members), candidates))
+    return units
