@@ -220,7 +220,8 @@ def make_policy(
     if name == "fgd":
         return FgdPolicy(state, rng, Fragmentation.build(state, typical))
     if name == "dcctl":
-        return FragmentationPlacer(state, Fragmentation.build(state, typical), lookahead)
+        measure = Fragmentation.build(state, typical, with_memory=True)
+        return FragmentationPlacer(state, measure, lookahead)
     raise SystemExit(f"unknown policy {name!r}")
 
 
@@ -238,9 +239,8 @@ def run_seed(
     reach_100 = int(np.searchsorted(cumulative, capacity))  # index of the pod that reaches 100 %
     placements: list[Placement | None] = []
     if mode == "offline":
-        placer = FragmentationPlacer(
-            state, Fragmentation.build(state, typical), lookahead=len(stream)
-        )
+        measure = Fragmentation.build(state, typical, with_memory=True)
+        placer = FragmentationPlacer(state, measure, lookahead=len(stream))
         placements = OfflinePolicy(placer).place_batch(stream)
         policy = placer
     else:

@@ -356,6 +356,11 @@ def solve_placement(
             model.add_hint(var, hint.shares.get(key, 0))
 
     solver = _placement_solver(options)
+    if hint is not None and all(c == len(u.jobs) for c, u in zip(hint.placed, units, strict=True)):
+        # The hint places every job: it reaches the trivial bound, so pass one is a formality;
+        # fix it and spend the time on the fragmentation pass.
+        for i, count in enumerate(hint.placed):
+            model.add(placed[i] == count)
     status = solver.solve(model)
     wall = solver.wall_time
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -378,7 +383,16 @@ def solve_placement(
             model.add_hint(var, solver.value(var))
         model.add(value >= best)
         model.minimize(sum(penalties))
-        second = _placement_solver(options)
+        # Secondary objective: a quarter of the time (it only tidies what pass one placed).
+        second = _placement_solver(
+            SolverOptions(
+                time_limit_s=max(0.5, options.time_limit_s / 4),
+                workers=options.workers,
+                seed=options.seed,
+                relative_gap=options.relative_gap,
+                deterministic=options.deterministic,
+            )
+        )
         if second.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             final = second
             wall += second.wall_time
