@@ -300,3 +300,11 @@ def test_cli_plan_place(tmp_path):
     result = runner.invoke(app, ["-i", str(EXAMPLE), "plan", "place", str(bad)])
     assert result.exit_code == ExitCode.INVALID_INPUT
     assert "bad.yaml:2:21" in result.output and "Traceback" not in result.output
+
+
+def test_gpu_ranges_fold():
+    from dcctl.render.placement import gpu_ranges
+
+    assert gpu_ranges((0, 1, 2, 3, 6)) == "0-3,6"
+    assert gpu_ranges((7, 1, 3, 4)) == "1,3-4,7"
+    assert gpu_ranges(()) == ""

@@ -407,9 +407,28 @@ def solve_placement(
         whole_gpus=whole_gpus,
         objective=best / MILLI,
         bound=bound / MILLI,
-        fragmentation=sum(final.value(p) for p in penalties),
+        fragmentation=_fragmentation(problem, units, final, x, s),
         wall_s=wall,
     )
+
+
+def _fragmentation(
+    problem: PlacementProblem,
+    units: Sequence[Unit],
+    solver: cp_model.CpSolver,
+    x: dict[tuple[int, int], cp_model.IntVar],
+    s: dict[tuple[int, int, int], cp_model.IntVar],
+) -> int:
+    """GPUs opened for sharing plus empty hosts broken into, counted from the plan itself."""
+    opened = {(n, g) for (_, n, g), var in s.items()
+              if solver.value(var) and problem.nodes[n].gpu_free[g] >= MILLI}  # fmt: skip
+    touched = {n for (i, n), var in x.items() if solver.value(var) and units[i].jobs}
+    broken = {
+        n for n in touched
+        if problem.nodes[n].gpu_free
+        and all(f >= MILLI for f in problem.nodes[n].gpu_free)
+    }  # fmt: skip
+    return len(opened) + len(broken)
 
 
 def _placement_solver(options: SolverOptions) -> cp_model.CpSolver:

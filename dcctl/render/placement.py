@@ -19,10 +19,21 @@ def _gpus(result: JobResult) -> str:
     return f"{job.milli / MILLI:g}" if job.milli else "0"
 
 
+def gpu_ranges(gpus: tuple[int, ...]) -> str:
+    """``(0, 1, 2, 3, 6)`` → ``0-3,6``."""
+    out: list[str] = []
+    for g in sorted(gpus):
+        if out and out[-1].split("-")[-1] == str(g - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{g}"
+        else:
+            out.append(str(g))
+    return ",".join(out)
+
+
 def _where(result: JobResult) -> str:
     parts = []
     for r in result.replicas:
-        parts.append(f"{r.host}:{','.join(str(g) for g in r.gpus)}" if r.gpus else r.host)
+        parts.append(f"{r.host}:{gpu_ranges(r.gpus)}" if r.gpus else r.host)
     return " ".join(parts)
 
 
