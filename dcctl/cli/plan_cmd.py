@@ -15,6 +15,17 @@ from dcctl.render.console import write_json, write_jsonl
 
 app = typer.Typer(name="plan", help="Plan placement and power.", no_args_is_help=True)
 
+# Options both planners share.
+LimitOption = Annotated[
+    str | None, typer.Option("-l", "--limit", metavar="PATTERN", help="Only these hosts.")
+]
+TimeLimitOption = Annotated[float, typer.Option("--time-limit", min=0.1, help="Solver seconds.")]
+WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Solver threads.")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Solver seed.")]
+GapOption = Annotated[
+    str, typer.Option("--gap", help="Stop once proven within this of the optimum (0 = prove).")
+]
+
 
 def parse_fraction(text: str, what: str) -> float:
     """``10%`` or ``0.1`` → 0.1."""
@@ -57,17 +68,11 @@ def place(
             help="dcctl probe -o json output: hosts with warnings are avoided by jobs that ask.",
         ),
     ] = None,
-    limit: Annotated[
-        str | None, typer.Option("-l", "--limit", metavar="PATTERN", help="Only these hosts.")
-    ] = None,
-    time_limit: Annotated[
-        float, typer.Option("--time-limit", min=0.1, help="Solver seconds.")
-    ] = 10.0,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Solver threads.")] = 1,
-    seed: Annotated[int, typer.Option("--seed", help="Solver seed.")] = 0,
-    gap: Annotated[
-        str, typer.Option("--gap", help="Stop once proven within this of the optimum (0 = prove).")
-    ] = "0.1%",
+    limit: LimitOption = None,
+    time_limit: TimeLimitOption = 10.0,
+    workers: WorkersOption = 1,
+    seed: SeedOption = 0,
+    gap: GapOption = "0.1%",
 ) -> None:
     """Which job replicas go on which hosts and GPUs (a plan; nothing is changed).
 
@@ -122,17 +127,11 @@ def power(
         bool, typer.Option("--fair", help="Max-min fair first (raise the worst GPU), then total.")
     ] = False,
     step: Annotated[float, typer.Option("--step", min=1, help="Cap grid in W.")] = 25.0,
-    limit: Annotated[
-        str | None, typer.Option("-l", "--limit", metavar="PATTERN", help="Only these hosts.")
-    ] = None,
-    time_limit: Annotated[
-        float, typer.Option("--time-limit", min=0.1, help="Solver seconds.")
-    ] = 10.0,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Solver threads.")] = 1,
-    seed: Annotated[int, typer.Option("--seed", help="Solver seed.")] = 0,
-    gap: Annotated[
-        str, typer.Option("--gap", help="Stop once proven within this of the optimum (0 = prove).")
-    ] = "0.1%",
+    limit: LimitOption = None,
+    time_limit: TimeLimitOption = 10.0,
+    workers: WorkersOption = 1,
+    seed: SeedOption = 0,
+    gap: GapOption = "0.1%",
     probe_results: Annotated[
         Path | None,
         typer.Option(

@@ -112,16 +112,7 @@ def solve_power(
             for k, var in n[g.id].items():
                 model.add_hint(var, counts[k])
 
-    solver = cp_model.CpSolver()
-    if options.deterministic:
-        solver.parameters.interleave_search = True
-        solver.parameters.max_deterministic_time = options.time_limit_s
-        solver.parameters.max_time_in_seconds = 4 * options.time_limit_s  # a safety net only
-    else:
-        solver.parameters.max_time_in_seconds = options.time_limit_s
-    solver.parameters.num_workers = options.workers
-    solver.parameters.random_seed = options.seed
-    solver.parameters.relative_gap_limit = options.relative_gap
+    solver = make_solver(options)
     wall = 0.0
     if problem.fairness:
         floor = _fair_floor(model, problem, n)
@@ -355,7 +346,7 @@ def solve_placement(
         for key, var in s.items():
             model.add_hint(var, hint.shares.get(key, 0))
 
-    solver = _placement_solver(options)
+    solver = make_solver(options)
     if hint is not None and all(c == len(u.jobs) for c, u in zip(hint.placed, units, strict=True)):
         # The hint places every job: it reaches the trivial bound, so pass one is a formality;
         # fix it and spend the time on the fragmentation pass.
@@ -384,7 +375,7 @@ def solve_placement(
         model.add(value >= best)
         model.minimize(sum(penalties))
         # Secondary objective: a quarter of the time (it only tidies what pass one placed).
-        second = _placement_solver(
+        second = make_solver(
             SolverOptions(
                 time_limit_s=max(0.5, options.time_limit_s / 4),
                 workers=options.workers,
@@ -431,12 +422,13 @@ def _fragmentation(
     return len(opened) + len(broken)
 
 
-def _placement_solver(options: SolverOptions) -> cp_model.CpSolver:
+def make_solver(options: SolverOptions) -> cp_model.CpSolver:
+    """A CP-SAT solver with the options' time limit, workers, seed and gap."""
     solver = cp_model.CpSolver()
     if options.deterministic:
         solver.parameters.interleave_search = True
         solver.parameters.max_deterministic_time = options.time_limit_s
-        solver.parameters.max_time_in_seconds = 4 * options.time_limit_s
+        solver.parameters.max_time_in_seconds = 4 * options.time_limit_s  # a safety net only
     else:
         solver.parameters.max_time_in_seconds = options.time_limit_s
     solver.parameters.num_workers = options.workers
