@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -12,6 +13,9 @@ import yaml
 from dcctl.cli.state import OutputFormat, State
 from dcctl.errors import ExitCode, InputError
 from dcctl.render.console import write_json, write_jsonl
+
+if TYPE_CHECKING:
+    from dcctl.planning.cpsat import SolverOptions
 
 app = typer.Typer(name="plan", help="Plan placement and power.", no_args_is_help=True)
 
@@ -39,6 +43,28 @@ def parse_fraction(text: str, what: str) -> float:
     if not 0 <= value <= 1:
         raise InputError(f"{what}: '{text}' must be between 0 and 100%")
     return value
+
+
+def solver_options(time_limit: float, workers: int, seed: int, gap: str) -> SolverOptions:
+    """The solver options both planners take from the command line."""
+    from dcctl.planning.cpsat import SolverOptions
+
+    return SolverOptions(
+        time_limit_s=time_limit,
+        workers=workers,
+        seed=seed,
+        relative_gap=parse_fraction(gap, "--gap"),
+    )
+
+
+def emit_plan(state: State, document: dict[str, Any], render: Callable[[], None]) -> None:
+    """A plan as JSON, JSON lines, or tables for people."""
+    if state.output is OutputFormat.json:
+        write_json(state.out, document)
+    elif state.output is OutputFormat.jsonl:
+        write_jsonl(state.out, [document])
+    else:
+        render()
 
 
 def parse_derate(items: list[str]) -> dict[str, float]:
@@ -78,7 +104,6 @@ def place(
 
     Exit status 0 when every job is placed; 1 when some are left out (each with its reason).
     """
-    from dcctl.planning.cpsat import SolverOptions
     from dcctl.planning.placement import build_problem, plan_placement
     from dcctl.planning.placement_input import findings_from_probe, read_allocations, read_jobs
     from dcctl.render.placement import plan_document, render_placement_plan
@@ -90,19 +115,8 @@ def place(
     usage = read_allocations(allocations, inventory) if allocations else None
     flagged = findings_from_probe(findings) if findings else None
     problem = build_problem(inventory, job_list, usage, flagged, hosts)
-    options = SolverOptions(
-        time_limit_s=time_limit,
-        workers=workers,
-        seed=seed,
-        relative_gap=parse_fraction(gap, "--gap"),
-    )
-    plan = plan_placement(problem, options)
-    if state.output is OutputFormat.json:
-        write_json(state.out, plan_document(plan))
-    elif state.output is OutputFormat.jsonl:
-        write_jsonl(state.out, [plan_document(plan)])
-    else:
-        render_placement_plan(state.out, plan)
+    plan = plan_placement(problem, solver_options(time_limit, workers, seed, gap))
+    emit_plan(state, plan_document(plan), lambda: render_placement_plan(state.out, plan))
     if plan.left_out:
         raise typer.Exit(int(ExitCode.FINDINGS))
 
@@ -150,7 +164,6 @@ def power(
     Exit status 0 with a plan; 1 when no caps suffice (the racks that must shed load are listed).
     """
     from dcctl.planning.class_map import default_class_map, read_class_map
-    from dcctl.planning.cpsat import SolverOptions
     from dcctl.planning.power_plan import plan_power
     from dcctl.planning.power_playbook import power_playbook
     from dcctl.render.power import plan_document, render_power_plan
@@ -179,12 +192,7 @@ def power(
         floors=classes.floors,
         fairness=fair,
         step_w=step,
-        solver=SolverOptions(
-            time_limit_s=time_limit,
-            workers=workers,
-            seed=seed,
-            relative_gap=parse_fraction(gap, "--gap"),
-        ),
+        solver=solver_options(time_limit, workers, seed, gap),
         hosts=hosts,
         measured=measured,
     )
@@ -193,11 +201,6 @@ def power(
             "# Written by dcctl plan power. Review with: dcctl apply FILE --dry-run\n"
             + yaml.safe_dump(power_playbook(plan), sort_keys=False, width=100)
         )
-    if state.output is OutputFormat.json:
-        write_json(state.out, plan_document(plan))
-    elif state.output is OutputFormat.jsonl:
-        write_jsonl(state.out, [plan_document(plan)])
-    else:
-        render_power_plan(state.out, plan)
+    emit_plan(state, plan_document(plan), lambda: render_power_plan(state.out, plan))
     if not plan.feasible:
         raise typer.Exit(int(ExitCode.FINDINGS))

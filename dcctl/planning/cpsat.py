@@ -11,6 +11,7 @@ down, draws rounded up), so an integer solution never exceeds a real budget. The
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
@@ -45,6 +46,13 @@ class SolverOptions:
     deterministic: bool = True
 
 
+def relative_gap(objective: float, bound: float) -> float:
+    """(bound − objective) / bound for a maximisation, 0 when proven or the bound is 0."""
+    if bound <= 0:
+        return 0.0
+    return max(0.0, (bound - objective) / bound)
+
+
 @dataclass(frozen=True)
 class PowerAssignment:
     """Counts of GPUs per cap level for each group, with the solver's verdict."""
@@ -59,9 +67,7 @@ class PowerAssignment:
     @property
     def gap(self) -> float:
         """Relative gap between the bound and the objective (0 when proven optimal)."""
-        if self.bound <= 0:
-            return 0.0
-        return max(0.0, (self.bound - self.objective) / self.bound)
+        return relative_gap(self.objective, self.bound)
 
 
 def _value(priority: int, throughput: float) -> int:
@@ -231,9 +237,7 @@ class PlacementSolution:
     @property
     def gap(self) -> float:
         """Relative gap between the bound and the objective (0 when proven optimal)."""
-        if self.bound <= 0:
-            return 0.0
-        return max(0.0, (self.bound - self.objective) / self.bound)
+        return relative_gap(self.objective, self.bound)
 
 
 def solve_placement(
@@ -376,13 +380,7 @@ def solve_placement(
         model.minimize(sum(penalties))
         # Secondary objective: a quarter of the time (it only tidies what pass one placed).
         second = make_solver(
-            SolverOptions(
-                time_limit_s=max(0.5, options.time_limit_s / 4),
-                workers=options.workers,
-                seed=options.seed,
-                relative_gap=options.relative_gap,
-                deterministic=options.deterministic,
-            )
+            dataclasses.replace(options, time_limit_s=max(0.5, options.time_limit_s / 4))
         )
         if second.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             final = second
