@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import threading
 import time
 
@@ -115,6 +117,22 @@ def test_script_frames_outputs_runs_fallbacks_and_stops_hung_commands():
     assert "d2" not in outputs
     assert outputs["e"].timed_out and outputs["e"].text == "partial"
     assert outputs["f"].text.endswith("real\n")  # a forged frame line is just text
+
+
+def test_script_runs_guarded_steps_plainly_on_a_host_without_timeout(tmp_path):
+    # A PATH with sh and printf but no ``timeout``: guarded chains run without it.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sh", "cat", "mktemp", "rm", "mkdir"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    chosen = steps(("a", "echo guarded", 1, None), ("b", "echo plain", 5, None))
+    script, boundary = build_script(chosen, boundary="DCCTL-feedfacefeedface")
+    result = subprocess.run(
+        [str(bin_dir / "sh"), "-c", f"PATH={bin_dir}; {script}"], capture_output=True, text=True
+    )
+    outputs = parse_framed(result.stdout, boundary, chosen)
+    assert outputs["a"].text == "guarded\n" and outputs["a"].rc == 0
+    assert outputs["b"].text == "plain\n" and outputs["b"].rc == 0
 
 
 def test_probe_host_marks_partial_results_timed_out():

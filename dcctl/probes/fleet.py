@@ -12,7 +12,13 @@ from dcctl.errors import InputError
 from dcctl.inventory.model import Host, Inventory, Profile
 from dcctl.probes.base import Probe
 from dcctl.probes.bundle import read_bundle, write_bundle
-from dcctl.probes.gather import HostReport, analyze_outputs, probe_host, steps_of
+from dcctl.probes.gather import (
+    HostReport,
+    ProbeScript,
+    analyze_outputs,
+    probe_host,
+    steps_of,
+)
 from dcctl.probes.nvml import collect_nvml, load_nvml
 from dcctl.transport.base import Transport
 from dcctl.transport.fanout import HostStatus, Listener, fan_out
@@ -47,12 +53,13 @@ def probe_fleet(
 ) -> list[HostReport]:
     """Probe hosts in parallel; every host gets a report, failed ones with their error."""
     context = context or SshContext()
+    script = ProbeScript.build(probes, command_timeout=options.command_timeout)
 
     def work(name: str) -> HostReport:
         host = inventory.hosts[name]
         transport = make_transport(host, context)
         try:
-            report = probe_host(transport, probes, command_timeout=options.command_timeout)
+            report = probe_host(transport, probes, script=script)
         finally:
             transport.close()
         if host.transport == "local" and "gpu" in report.results:

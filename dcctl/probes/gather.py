@@ -60,25 +60,49 @@ def analyze_outputs(
     return report
 
 
+@dataclass(frozen=True)
+class ProbeScript:
+    """The probe script of one run, built once and sent to every host."""
+
+    probes: tuple[Probe, ...]
+    steps: tuple[Step, ...]
+    command: Command
+    boundary: str
+    limit_s: float
+
+    @classmethod
+    def build(cls, probes: Sequence[Probe], *, command_timeout: float | None = None) -> ProbeScript:
+        """The script for these probes; ``command_timeout`` caps every command's limit."""
+        steps = steps_of(probes)
+        if command_timeout is not None:
+            steps = [replace(s, timeout=min(s.timeout, command_timeout)) for s in steps]
+        script, boundary = build_script(steps)
+        limit = max(s.timeout for s in steps) + SCRIPT_MARGIN_S
+        return cls(tuple(probes), tuple(steps), Command.script(script), boundary, limit)
+
+
 def probe_host(
-    transport: Transport, probes: Sequence[Probe], *, command_timeout: float | None = None
+    transport: Transport,
+    probes: Sequence[Probe],
+    *,
+    command_timeout: float | None = None,
+    script: ProbeScript | None = None,
 ) -> HostReport:
     """Connect, run every probe's steps in one script, parse. Transport errors propagate.
 
-    ``command_timeout`` caps every command's time limit on the host.
+    ``command_timeout`` caps every command's time limit on the host; ``script``, when given
+    (built once for a fleet), is used as it is.
     """
-    steps = steps_of(probes)
-    if command_timeout is not None:
-        steps = [replace(s, timeout=min(s.timeout, command_timeout)) for s in steps]
-    script, boundary = build_script(steps)
-    limit = max(s.timeout for s in steps) + SCRIPT_MARGIN_S
+    if script is None:
+        script = ProbeScript.build(probes, command_timeout=command_timeout)
+    limit = script.limit_s
     start = time.monotonic()
     transport.connect()
     connected = time.monotonic()
-    result = transport.run(Command.script(script), timeout=limit)
+    result = transport.run(script.command, timeout=limit)
     done = time.monotonic()
-    outputs = parse_framed(result.stdout, boundary, steps)
-    report = analyze_outputs(transport.host, outputs, probes)
+    outputs = parse_framed(result.stdout, script.boundary, script.steps)
+    report = analyze_outputs(transport.host, outputs, script.probes)
     report.timings = {
         "connect_s": round(connected - start, 3),
         "run_s": round(done - connected, 3),

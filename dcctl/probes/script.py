@@ -68,8 +68,8 @@ def build_script(steps: Sequence[Step], boundary: str | None = None) -> tuple[st
         body = "rc=0; " + "; ".join(parts)
         if any(step.guarded for step in chain):
             limit = int(max(step.timeout for step in chain))
-            quoted = shlex.quote(body)
-            run = f'if [ -n "$T" ]; then $T {limit} sh -c {quoted}; else sh -c {quoted}; fi'
+            # ``$T`` is empty where the host has no ``timeout``; the limit goes with it.
+            run = f"$T ${{T:+{limit}}} sh -c {shlex.quote(body)}"
         else:
             run = body
         lines.append(f'{{ {run}; }} >"$d/{n}" 2>&1 </dev/null &')
