@@ -296,6 +296,13 @@ def test_cli_plan_place(tmp_path):
     pre = next(j for j in doc["jobs"] if j["name"] == "pretrain")
     leaf = {h: "a1" if int(h[3:]) <= 8 else "a2" for h in (r["host"] for r in pre["replicas"])}
     assert len(set(leaf.values())) == 1
+    assert doc["solver"]["node_classes"] is None  # a small fleet: host by host
+    args = ["-i", str(EXAMPLE), "-o", "json", "plan", "place", str(jobs), "--node-classes"]
+    by_class = json.loads(runner.invoke(app, args).output)
+    assert by_class["solver"]["node_classes"] >= 1
+    assert {j["name"]: j["placed"] for j in by_class["jobs"]} == {
+        j["name"]: j["placed"] for j in doc["jobs"]
+    }
     bad = write(tmp_path, "bad.yaml", "jobs:\n  - {name: a, gpus: 2.5}\n")
     result = runner.invoke(app, ["-i", str(EXAMPLE), "plan", "place", str(bad)])
     assert result.exit_code == ExitCode.INVALID_INPUT

@@ -99,6 +99,14 @@ def place(
     workers: WorkersOption = 1,
     seed: SeedOption = 0,
     gap: GapOption = "0.1%",
+    node_classes: Annotated[
+        bool | None,
+        typer.Option(
+            "--node-classes/--per-node",
+            help="Solve on classes of identical hosts, or host by host "
+            "(default: classes from 256 hosts on, when they fall into few classes).",
+        ),
+    ] = None,
 ) -> None:
     """Which job replicas go on which hosts and GPUs (a plan; nothing is changed).
 
@@ -115,7 +123,7 @@ def place(
     usage = read_allocations(allocations, inventory) if allocations else None
     flagged = findings_from_probe(findings) if findings else None
     problem = build_problem(inventory, job_list, usage, flagged, hosts)
-    plan = plan_placement(problem, solver_options(time_limit, workers, seed, gap))
+    plan = plan_placement(problem, solver_options(time_limit, workers, seed, gap), node_classes)
     emit_plan(state, plan_document(plan), lambda: render_placement_plan(state.out, plan))
     if plan.left_out:
         raise typer.Exit(int(ExitCode.FINDINGS))

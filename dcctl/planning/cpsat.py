@@ -22,7 +22,14 @@ from ortools.sat.python import cp_model
 
 from dcctl.errors import SolverError
 from dcctl.planning.gpu_state import MILLI
-from dcctl.planning.placement_problem import PlacementProblem, Unit
+from dcctl.planning.placement_problem import (
+    RACK,
+    Job,
+    PlacementProblem,
+    PlaceNode,
+    Unit,
+    fragmentation_of,
+)
 from dcctl.planning.power_problem import PowerProblem
 
 #: Budget shares are 1/k for a host on k live PDUs; ×12 makes k = 1, 2, 3, 4 exact integers.
@@ -218,6 +225,7 @@ class PlacementHint:
     placed: tuple[int, ...]  # per unit: jobs placed
     counts: dict[tuple[int, int], int]  # (unit, node) → replicas
     shares: dict[tuple[int, int, int], int]  # (unit, node, gpu) → replicas on that GPU
+    whole_gpus: dict[int, tuple[int, ...]] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -233,6 +241,7 @@ class PlacementSolution:
     bound: float  # the solver's proven bound on it
     fragmentation: int  # GPUs opened for sharing + empty nodes broken into
     wall_s: float
+    node_classes: int | None = None  # solved on this many classes of identical nodes
 
     @property
     def gap(self) -> float:
@@ -314,31 +323,8 @@ def solve_placement(
                 model.add(x[i, n] == 0).only_enforce_if(~broken)
             penalties.append(broken)
 
-    for i, (unit, job) in enumerate(zip(units, jobs, strict=True)):
-        if job.same is not None:
-            domains: dict[str, list[int]] = {}
-            for n in unit.candidates:
-                domains.setdefault(problem.nodes[n].domains[job.same], []).append(n)
-            chosen = {d: model.new_bool_var(f"same_{i}_{d}") for d in domains}
-            model.add(sum(chosen.values()) == placed[i])
-            for d, nodes in domains.items():
-                model.add(sum(x[i, n] for n in nodes) <= job.replicas * chosen[d])
-        if job.spread is not None:
-            spread: dict[str, list[int]] = {}
-            for n in unit.candidates:
-                spread.setdefault(problem.nodes[n].domains[job.spread], []).append(n)
-            for nodes in spread.values():
-                model.add(sum(x[i, n] for n in nodes) <= len(unit.jobs))
-
-    rack_of = {n: node.domains.get("rack") for n, node in enumerate(problem.nodes)}
-    for budget in problem.racks:
-        terms = [
-            x[i, n] * math.ceil(jobs[i].replica_milli * problem.nodes[n].gpu_tdp_w)
-            for (i, n) in x
-            if rack_of[n] == budget.rack and jobs[i].replica_milli and problem.nodes[n].gpu_tdp_w
-        ]
-        if terms:
-            model.add(sum(terms) <= math.floor(max(0.0, budget.left_w) * MILLI))
+    _domain_constraints(model, problem, units, jobs, placed, x, problem.nodes)
+    _rack_power(model, problem, jobs, x, problem.nodes)
 
     value = sum(placed[i] * job.priority * job.demand_milli for i, job in enumerate(jobs))
     model.maximize(value)
@@ -350,14 +336,222 @@ def solve_placement(
         for key, var in s.items():
             model.add_hint(var, hint.shares.get(key, 0))
 
+    keep = [*x.values(), *s.values(), *(v for pairs in whole_vars.values() for _, v in pairs)]
+    try:
+        outcome = _two_passes(model, options, placed, value, penalties, keep, hint, units)
+    except _NoPlan as stop:
+        assert hint is not None
+        return _greedy_solution(problem, units, hint, stop.wall_s)
+    final = outcome.solver
+    whole_gpus = {
+        n: tuple(g for g, var in pairs if final.value(var)) for n, pairs in whole_vars.items()
+    }
+    counts = {k: v for k, var in x.items() if (v := final.value(var))}
+    shares = {k: v for k, var in s.items() if (v := final.value(var))}
+    return PlacementSolution(
+        status=outcome.status,
+        placed=tuple(final.value(p) for p in placed),
+        counts=counts,
+        shares=shares,
+        whole_gpus=whole_gpus,
+        objective=outcome.best / MILLI,
+        bound=outcome.bound / MILLI,
+        fragmentation=fragmentation_of(problem, counts, shares),
+        wall_s=outcome.wall_s,
+    )
+
+
+@dataclass(frozen=True)
+class ClassSolution:
+    """CP-SAT's counts per node class, before they are spread over the class's nodes."""
+
+    status: str
+    placed: tuple[int, ...]  # per unit: jobs placed
+    counts: dict[tuple[int, int], int]  # (unit, class) → replicas
+    objective: float  # Σ priority × placed GPU demand (GPUs)
+    bound: float  # a bound on it for the per-node problem too (the class model relaxes it)
+    wall_s: float
+
+
+def solve_class_placement(
+    problem: PlacementProblem,
+    units: Sequence[Unit],
+    classes: Sequence[Sequence[int]],
+    unit_classes: Sequence[Sequence[int]],
+    options: SolverOptions,
+    hint: PlacementHint | None = None,
+) -> ClassSolution:
+    """Place units on node classes (identical nodes), counting replicas per class.
+
+    ``classes[c]`` lists interchangeable nodes (same free state, same domains); a replica may go
+    on class c when it is in ``unit_classes[u]``. Capacity is summed over a class's nodes —
+    CPU, memory, whole GPUs, and share milli per group of GPUs with the same free amount — so
+    this model is a relaxation of the per-node one: its bound holds for the real problem, and
+    its counts still have to be spread over real nodes (which may not always work). Pass two
+    minimises GPUs opened for sharing plus empty nodes broken into, counted per class.
+    ``hint`` keys are (unit, class) and (unit, class, free milli of the GPU).
+    """
+    model = cp_model.CpModel()
+    jobs = [problem.jobs[u.jobs[0]] for u in units]
+    rep = [problem.nodes[members[0]] for members in classes]
+    placed = [model.new_int_var(0, len(u.jobs), f"placed_{i}") for i, u in enumerate(units)]
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    s: dict[tuple[int, int, int], cp_model.IntVar] = {}
+    by_class: dict[int, list[int]] = {}
+    for i, (unit, job) in enumerate(zip(units, jobs, strict=True)):
+        most = job.replicas * len(unit.jobs)
+        for c in unit_classes[i]:
+            cap = min(most, problem.copies_fit(job, rep[c]) * len(classes[c]))
+            if job.spread is not None:
+                cap = min(cap, len(unit.jobs))
+            x[i, c] = model.new_int_var(0, cap, f"x_{i}_{c}")
+            by_class.setdefault(c, []).append(i)
+            if job.is_share:
+                amounts = sorted({f for f in rep[c].gpu_free if f >= job.milli})
+                for f in amounts:
+                    s[i, c, f] = model.new_int_var(0, cap, f"s_{i}_{c}_{f}")
+                model.add(sum(s[i, c, f] for f in amounts) == x[i, c])
+        model.add(sum(x[i, c] for c in unit_classes[i]) == job.replicas * placed[i])
+
+    penalties: list[cp_model.IntVar] = []
+    for c, members in by_class.items():
+        node, size = rep[c], len(classes[c])
+        if node.cpu_free is not None:
+            model.add(sum(x[i, c] * jobs[i].cpu for i in members) <= size * node.cpu_free)
+        if node.mem_free is not None:
+            model.add(sum(x[i, c] * jobs[i].mem for i in members) <= size * node.mem_free)
+        whole = sum(x[i, c] * jobs[i].gpus for i in members if jobs[i].gpus)
+        free_gpus = size * node.whole_free
+        if any(jobs[i].gpus for i in members):
+            model.add(whole <= free_gpus)
+        for f in sorted(set(node.gpu_free)):
+            on_f = [i for i in members if (i, c, f) in s]
+            if not on_f:
+                continue
+            used = sum(s[i, c, f] * jobs[i].milli for i in on_f)
+            if f >= MILLI:  # untouched GPUs: whole ones and those opened for sharing
+                opened = model.new_int_var(0, free_gpus, f"open_{c}")
+                model.add(used <= MILLI * opened)
+                model.add(opened + whole <= free_gpus)
+                penalties.append(opened)
+            else:
+                model.add(used <= size * node.gpu_free.count(f) * f)
+        if node.gpu_free and node.whole_free == len(node.gpu_free):  # empty nodes broken into
+            broken = model.new_int_var(0, size, f"broken_{c}")
+            fit_one = sum(problem.copies_fit(jobs[i], node) for i in members) or 1
+            model.add(sum(x[i, c] for i in members) <= broken * fit_one)
+            model.add(sum(x[i, c] * jobs[i].replica_milli for i in members)
+                      <= broken * node.whole_free * MILLI)  # fmt: skip
+            if node.cpu_free is not None:
+                model.add(sum(x[i, c] * jobs[i].cpu for i in members) <= broken * node.cpu_free)
+            if node.mem_free is not None:
+                model.add(sum(x[i, c] * jobs[i].mem for i in members) <= broken * node.mem_free)
+            penalties.append(broken)
+
+    _domain_constraints(model, problem, units, jobs, placed, x, rep)
+    _rack_power(model, problem, jobs, x, rep)
+
+    value = sum(placed[i] * job.priority * job.demand_milli for i, job in enumerate(jobs))
+    model.maximize(value)
+    if hint is not None:
+        for i, count in enumerate(hint.placed):
+            model.add_hint(placed[i], count)
+        for key, var in x.items():
+            model.add_hint(var, hint.counts.get(key, 0))
+        for key, var in s.items():
+            model.add_hint(var, hint.shares.get(key, 0))
+    try:
+        outcome = _two_passes(model, options, placed, value, penalties,
+                              [*x.values(), *s.values()], hint, units)  # fmt: skip
+    except _NoPlan as stop:
+        assert hint is not None
+        return ClassSolution("GREEDY", hint.placed, hint.counts, -1.0, -1.0, stop.wall_s)
+    final = outcome.solver
+    return ClassSolution(
+        status=outcome.status,
+        placed=tuple(final.value(p) for p in placed),
+        counts={k: v for k, var in x.items() if (v := final.value(var))},
+        objective=outcome.best / MILLI,
+        bound=outcome.bound / MILLI,
+        wall_s=outcome.wall_s,
+    )
+
+
+class _NoPlan(Exception):
+    """CP-SAT found no plan within its limit (the greedy hint stands)."""
+
+    def __init__(self, wall_s: float) -> None:
+        super().__init__(f"no plan in {wall_s:.1f} s")
+        self.wall_s = wall_s
+
+
+def _greedy_solution(
+    problem: PlacementProblem, units: Sequence[Unit], hint: PlacementHint, wall_s: float
+) -> PlacementSolution:
+    """The greedy hint as the plan, when CP-SAT found nothing better in its time."""
+    value = sum(
+        count * problem.jobs[unit.jobs[0]].priority * problem.jobs[unit.jobs[0]].demand_milli
+        for count, unit in zip(hint.placed, units, strict=True)
+    )
+    return PlacementSolution(
+        status="GREEDY",
+        placed=hint.placed,
+        counts=hint.counts,
+        shares=hint.shares,
+        whole_gpus=hint.whole_gpus,
+        objective=value / MILLI,
+        bound=_trivial_bound(problem, units) / MILLI,
+        fragmentation=fragmentation_of(problem, hint.counts, hint.shares),
+        wall_s=wall_s,
+    )
+
+
+def _trivial_bound(problem: PlacementProblem, units: Sequence[Unit]) -> int:
+    """Every job placed: the bound when the solver proved nothing."""
+    return sum(
+        len(unit.jobs)
+        * problem.jobs[unit.jobs[0]].priority
+        * problem.jobs[unit.jobs[0]].demand_milli
+        for unit in units
+    )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: str
+    best: int
+    bound: float
+    solver: cp_model.CpSolver  # the one whose values are the plan
+    wall_s: float
+
+
+def _two_passes(
+    model: cp_model.CpModel,
+    options: SolverOptions,
+    placed: Sequence[cp_model.IntVar],
+    value: cp_model.LinearExprT,
+    penalties: Sequence[cp_model.IntVar],
+    keep: Sequence[cp_model.IntVar],
+    hint: PlacementHint | None,
+    units: Sequence[Unit],
+) -> _Outcome:
+    """Pass one maximises ``value``; pass two keeps it and minimises the penalties.
+
+    Raises `_NoPlan` when pass one found no plan within its limit although a hint was given
+    (the hint itself is then the plan to use).
+
+    When the hint already places every job it reaches the trivial bound: pass one is then a
+    formality (the hint is fixed) and the time goes to pass two, which gets a quarter of the
+    time limit (it only tidies what pass one placed).
+    """
     solver = make_solver(options)
     if hint is not None and all(c == len(u.jobs) for c, u in zip(hint.placed, units, strict=True)):
-        # The hint places every job: it reaches the trivial bound, so pass one is a formality;
-        # fix it and spend the time on the fragmentation pass.
-        for i, count in enumerate(hint.placed):
-            model.add(placed[i] == count)
+        for var, count in zip(placed, hint.placed, strict=True):
+            model.add(var == count)
     status = solver.solve(model)
     wall = solver.wall_time
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) and hint is not None:
+        raise _NoPlan(wall)  # nothing within the limit: the caller keeps the greedy plan
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise SolverError(
             f"the placement solver stopped without a plan ({solver.status_name(status)}); "
@@ -370,54 +564,76 @@ def solve_placement(
     bound = solver.best_objective_bound
     final = solver
     if penalties:
-        # Second pass: keep the demand placed, then keep free capacity whole.
-        keep = [*placed, *x.values(), *s.values(), *penalties]
-        keep += [var for pairs in whole_vars.values() for _, var in pairs]
         model.clear_hints()
-        for var in keep:
+        for var in [*placed, *keep, *penalties]:
             model.add_hint(var, solver.value(var))
         model.add(value >= best)
         model.minimize(sum(penalties))
-        # Secondary objective: a quarter of the time (it only tidies what pass one placed).
         second = make_solver(
             dataclasses.replace(options, time_limit_s=max(0.5, options.time_limit_s / 4))
         )
         if second.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             final = second
             wall += second.wall_time
-    whole_gpus = {
-        n: tuple(g for g, var in pairs if final.value(var)) for n, pairs in whole_vars.items()
-    }
-    return PlacementSolution(
-        status=name,
-        placed=tuple(final.value(p) for p in placed),
-        counts={k: v for k, var in x.items() if (v := final.value(var))},
-        shares={k: v for k, var in s.items() if (v := final.value(var))},
-        whole_gpus=whole_gpus,
-        objective=best / MILLI,
-        bound=bound / MILLI,
-        fragmentation=_fragmentation(problem, units, final, x, s),
-        wall_s=wall,
-    )
+    return _Outcome(name, best, bound, final, wall)
 
 
-def _fragmentation(
+def _domain_constraints(
+    model: cp_model.CpModel,
     problem: PlacementProblem,
     units: Sequence[Unit],
-    solver: cp_model.CpSolver,
+    jobs: Sequence[Job],
+    placed: Sequence[cp_model.IntVar],
     x: dict[tuple[int, int], cp_model.IntVar],
-    s: dict[tuple[int, int, int], cp_model.IntVar],
-) -> int:
-    """GPUs opened for sharing plus empty hosts broken into, counted from the plan itself."""
-    opened = {(n, g) for (_, n, g), var in s.items()
-              if solver.value(var) and problem.nodes[n].gpu_free[g] >= MILLI}  # fmt: skip
-    touched = {n for (i, n), var in x.items() if solver.value(var) and units[i].jobs}
-    broken = {
-        n for n in touched
-        if problem.nodes[n].gpu_free
-        and all(f >= MILLI for f in problem.nodes[n].gpu_free)
-    }  # fmt: skip
-    return len(opened) + len(broken)
+    where: Sequence[PlaceNode],
+) -> None:
+    """``same``: each gang's replicas in one domain; ``spread``: one replica per domain.
+
+    ``x[i, k]`` counts unit i's replicas on place k (a node, or a node class); ``where[k]`` is
+    a node that stands for the place (its domains).
+    """
+    places_of: dict[int, list[int]] = {}
+    for i, k in x:
+        places_of.setdefault(i, []).append(k)
+    for i, (unit, job) in enumerate(zip(units, jobs, strict=True)):
+        places = places_of.get(i, [])
+        if job.same is not None:
+            domains: dict[str, list[int]] = {}
+            for k in places:
+                domains.setdefault(where[k].domains[job.same], []).append(k)
+            # Gangs per domain: each gang's replicas all in its one domain.
+            gangs = {d: model.new_int_var(0, len(unit.jobs), f"same_{i}_{d}") for d in domains}
+            model.add(sum(gangs.values()) == placed[i])
+            for d, ks in domains.items():
+                model.add(sum(x[i, k] for k in ks) == job.replicas * gangs[d])
+        if job.spread is not None:
+            spread: dict[str, list[int]] = {}
+            for k in places:
+                spread.setdefault(where[k].domains[job.spread], []).append(k)
+            # At most one replica of each placed gang per domain: then the replicas can be
+            # dealt out round robin, domain by domain, into gangs with distinct domains.
+            for ks in spread.values():
+                model.add(sum(x[i, k] for k in ks) <= placed[i])
+
+
+def _rack_power(
+    model: cp_model.CpModel,
+    problem: PlacementProblem,
+    jobs: Sequence[Job],
+    x: dict[tuple[int, int], cp_model.IntVar],
+    where: Sequence[PlaceNode],
+) -> None:
+    """Replica GPUs × TDP within what each budgeted rack has left (watts × 1,000, rounded safe)."""
+    for budget in problem.racks:
+        terms = [
+            var * math.ceil(jobs[i].replica_milli * where[k].gpu_tdp_w)
+            for (i, k), var in x.items()
+            if where[k].domains.get(RACK) == budget.rack
+            and jobs[i].replica_milli
+            and where[k].gpu_tdp_w
+        ]
+        if terms:
+            model.add(sum(terms) <= math.floor(max(0.0, budget.left_w) * MILLI))
 
 
 def make_solver(options: SolverOptions) -> cp_model.CpSolver:

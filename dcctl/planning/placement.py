@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dcctl.inventory.model import Inventory
-from dcctl.planning.cpsat import PlacementHint, PlacementSolution, SolverOptions, solve_placement
+from dcctl.planning.cpsat import PlacementSolution, SolverOptions, solve_placement
 from dcctl.planning.gpu_state import MILLI
+from dcctl.planning.placement_classes import node_classes, solve_by_classes, worth_aggregating
+from dcctl.planning.placement_greedy import greedy_hint
 from dcctl.planning.placement_input import Usage
 from dcctl.planning.placement_problem import (
     RACK,
@@ -86,129 +88,6 @@ def build_problem(
     return PlacementProblem(tuple(nodes), tuple(jobs), tuple(racks))
 
 
-# ------------------------------------------------------------------------------------- greedy
-
-
-class _Free:
-    """Mutable free capacity for the greedy pass."""
-
-    def __init__(self, problem: PlacementProblem) -> None:
-        self.problem = problem
-        self.gpu = [list(n.gpu_free) for n in problem.nodes]
-        self.cpu = [n.cpu_free for n in problem.nodes]
-        self.mem = [n.mem_free for n in problem.nodes]
-        self.rack_left = {r.rack: r.left_w for r in problem.racks}
-
-    def snapshot(self) -> tuple:
-        return ([g[:] for g in self.gpu], self.cpu[:], self.mem[:], dict(self.rack_left))
-
-    def restore(self, snap: tuple) -> None:
-        self.gpu, self.cpu, self.mem, self.rack_left = snap
-
-    def power(self, job: Job, n: int) -> float:
-        return job.replica_milli / MILLI * self.problem.nodes[n].gpu_tdp_w
-
-    def fits(self, job: Job, n: int) -> int | None:
-        """Share GPU index (or -1) when one replica fits on node n now, else None."""
-        cpu, mem = self.cpu[n], self.mem[n]
-        if (cpu is not None and cpu < job.cpu) or (mem is not None and mem < job.mem):
-            return None
-        rack = self.problem.nodes[n].domains.get(RACK)
-        if rack in self.rack_left and self.rack_left[rack] < self.power(job, n) - 1e-9:
-            return None
-        gpus = self.gpu[n]
-        if job.gpus:
-            return -1 if sum(1 for f in gpus if f >= MILLI) >= job.gpus else None
-        if job.milli:
-            fitting = [g for g, f in enumerate(gpus) if f >= job.milli]
-            if not fitting:
-                return None
-            return min(fitting, key=lambda g: (gpus[g], g))  # fullest GPU that fits
-        return -1
-
-    def tightness(self, job: Job, n: int) -> tuple:
-        free_gpu = sum(max(0, f) for f in self.gpu[n]) - job.replica_milli
-        cpu = self.cpu[n]
-        return (free_gpu, (cpu - job.cpu) if cpu is not None else 0, n)
-
-    def take(self, job: Job, n: int, share_gpu: int) -> tuple[int, ...]:
-        if self.cpu[n] is not None:
-            self.cpu[n] -= job.cpu
-        if self.mem[n] is not None:
-            self.mem[n] -= job.mem
-        rack = self.problem.nodes[n].domains.get(RACK)
-        if rack in self.rack_left:
-            self.rack_left[rack] -= self.power(job, n)
-        gpus = self.gpu[n]
-        if job.gpus:
-            taken = tuple(g for g, f in enumerate(gpus) if f >= MILLI)[: job.gpus]
-            for g in taken:
-                gpus[g] = 0
-            return taken
-        if job.milli:
-            gpus[share_gpu] -= job.milli
-            return (share_gpu,)
-        return ()
-
-
-def _place_gang(free: _Free, job: Job, candidates: tuple[int, ...]) -> list[tuple[int, int]] | None:
-    """Best-fit placement of every replica of one job, or None (nothing taken)."""
-    groups: list[tuple[int, ...]] = [candidates]
-    if job.same is not None:
-        by_domain: dict[str, list[int]] = {}
-        for n in candidates:
-            by_domain.setdefault(free.problem.nodes[n].domains[job.same], []).append(n)
-        groups = [tuple(v) for _, v in sorted(by_domain.items())]
-    for group in groups:
-        snap = free.snapshot()
-        out: list[tuple[int, int]] = []
-        used_domains: set[str] = set()
-        for _ in range(job.replicas):
-            options = []
-            for n in group:
-                if job.spread is not None and (
-                    free.problem.nodes[n].domains[job.spread] in used_domains
-                ):
-                    continue
-                share = free.fits(job, n)
-                if share is not None:
-                    options.append((free.tightness(job, n), n, share))
-            if not options:
-                break
-            _, n, share = min(options)
-            free.take(job, n, share)
-            out.append((n, share))
-            if job.spread is not None:
-                used_domains.add(free.problem.nodes[n].domains[job.spread])
-        if len(out) == job.replicas:
-            return out
-        free.restore(snap)
-    return None
-
-
-def greedy_hint(problem: PlacementProblem, units: list[Unit]) -> PlacementHint:
-    """Highest priority and largest jobs first, each gang best fit or not at all."""
-    free = _Free(problem)
-    order = sorted(
-        ((u, j) for u, unit in enumerate(units) for j in unit.jobs),
-        key=lambda uj: (-problem.jobs[uj[1]].priority, -problem.jobs[uj[1]].demand_milli, uj[1]),
-    )
-    placed = [0] * len(units)
-    counts: dict[tuple[int, int], int] = {}
-    shares: dict[tuple[int, int, int], int] = {}
-    for u, j in order:
-        job = problem.jobs[j]
-        result = _place_gang(free, job, units[u].candidates)
-        if result is None:
-            continue
-        placed[u] += 1
-        for n, share in result:
-            counts[u, n] = counts.get((u, n), 0) + 1
-            if job.is_share:
-                shares[u, n, share] = shares.get((u, n, share), 0) + 1
-    return PlacementHint(tuple(placed), counts, shares)
-
-
 # --------------------------------------------------------------------------------------- plan
 
 
@@ -260,9 +139,20 @@ class PlacementPlan:
         return [r for r in self.results if not r.placed]
 
 
-def plan_placement(problem: PlacementProblem, options: SolverOptions) -> PlacementPlan:
-    """Greedy hint, CP-SAT, then per-job results with reasons for what is left out."""
+def plan_placement(
+    problem: PlacementProblem, options: SolverOptions, aggregate: bool | None = None
+) -> PlacementPlan:
+    """Greedy hint, CP-SAT, then per-job results with reasons for what is left out.
+
+    ``aggregate``: solve on classes of identical nodes (True), per node (False), or per node
+    unless the fleet is large and its nodes fall into few classes (None).
+    """
     units = make_units(problem)
+    classes = node_classes(problem, units) if aggregate is not False else None
+    if classes is not None and (aggregate or worth_aggregating(problem, classes)):
+        solution, greedy = solve_by_classes(problem, units, classes, options)
+        results = _results(problem, units, solution)
+        return PlacementPlan(results, _rack_use(problem, results), solution, greedy)
     hint = greedy_hint(problem, units)
     greedy = (
         sum(
@@ -299,15 +189,29 @@ def _results(
                     whole_left[n] = whole_left.get(n, [])[job0.gpus :]
                     slots.append((n, tuple(take)))
         placed_jobs = unit.jobs[: solution.placed[u]]
-        for j in unit.jobs:
-            job = problem.jobs[j]
-            if j in placed_jobs:
-                mine, slots = slots[: job.replicas], slots[job.replicas :]
-                replicas = tuple(ReplicaPlacement(problem.nodes[n].name, g) for n, g in mine)
-                by_job[j] = JobResult(job, replicas)
-            else:
-                by_job[j] = JobResult(job, (), why_left_out(problem, job))
+        for j, mine in zip(placed_jobs, _deal(problem, job0, slots, len(placed_jobs)), strict=True):
+            replicas = tuple(ReplicaPlacement(problem.nodes[n].name, g) for n, g in mine)
+            by_job[j] = JobResult(problem.jobs[j], replicas)
+        for j in unit.jobs[len(placed_jobs) :]:
+            by_job[j] = JobResult(problem.jobs[j], (), why_left_out(problem, problem.jobs[j]))
     return tuple(by_job[j] for j in range(len(problem.jobs)))
+
+
+def _deal(
+    problem: PlacementProblem, job: Job, slots: list[tuple[int, tuple[int, ...]]], gangs: int
+) -> list[list[tuple[int, tuple[int, ...]]]]:
+    """Deal a unit's replica slots into its placed gangs, keeping each gang's constraints.
+
+    Slots are sorted by the domain that matters: ``same`` gangs take consecutive slots (each
+    domain holds whole gangs), ``spread`` gangs take every ``gangs``-th slot (a domain holds at
+    most one replica per gang, so no gang gets two in one domain).
+    """
+    kind = job.same or job.spread
+    if kind is not None:
+        slots = sorted(slots, key=lambda slot: (problem.nodes[slot[0]].domains[kind], slot[0]))
+    if job.spread is not None:
+        return [slots[g::gangs] for g in range(gangs)]
+    return [slots[g * job.replicas : (g + 1) * job.replicas] for g in range(gangs)]
 
 
 def why_left_out(problem: PlacementProblem, job: Job) -> str:

@@ -11,6 +11,7 @@ Quantities are integers: milli-GPU (1,000 = one GPU), milli-CPU and MiB.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dcctl.inventory.diagnostics import Loc
@@ -72,7 +73,7 @@ class Job:
 
     @property
     def signature(self) -> tuple:
-        """What makes two single-replica jobs interchangeable to the solver."""
+        """What makes two jobs interchangeable to the solver."""
         return (self.gpus, self.milli, self.cpu, self.mem, self.priority, self.models,
                 self.same, self.spread, self.avoid_findings, self.replicas)  # fmt: skip
 
@@ -115,7 +116,11 @@ class PlacementProblem:
 
     def replicas_fit(self, job: Job, node: PlaceNode) -> int:
         """How many replicas of the job fit on the node alone, by free capacity."""
-        counts = [job.replicas]
+        return min(job.replicas, self.copies_fit(job, node))
+
+    def copies_fit(self, job: Job, node: PlaceNode) -> int:
+        """How many replicas of this shape fit on the node alone (any number of jobs)."""
+        counts = [1_000_000]
         if job.cpu and node.cpu_free is not None:
             counts.append(node.cpu_free // job.cpu)
         if job.mem and node.mem_free is not None:
@@ -129,35 +134,61 @@ class PlacementProblem:
 
 @dataclass(frozen=True)
 class Unit:
-    """Jobs the solver treats as one: a gang, or interchangeable single-replica jobs."""
+    """Interchangeable jobs (same shape, priority and constraints) the solver counts as one.
+
+    Each job is still a gang: all of its replicas are placed, or none.
+    """
 
     jobs: tuple[int, ...]  # indices into PlacementProblem.jobs, in input order
     candidates: tuple[int, ...]  # node indices where a replica may go
 
-    @property
-    def gang(self) -> bool:
-        """True for one multi-replica job (all replicas or none)."""
-        return len(self.jobs) == 1
-
 
 def make_units(problem: PlacementProblem) -> list[Unit]:
-    """Group identical single-replica jobs (symmetry), keep gangs apart; find candidate nodes."""
+    """Group interchangeable jobs (symmetry); find each group's candidate nodes."""
     by_signature: dict[tuple, list[int]] = {}
     order: list[tuple] = []
     for i, job in enumerate(problem.jobs):
-        key = job.signature if job.replicas == 1 else ("gang", i)
+        key = job.signature
         if key not in by_signature:
             by_signature[key] = []
             order.append(key)
         by_signature[key].append(i)
+    # Nodes in the same state answer alike: decide once per (job shape, node state).
+    states: dict[tuple, list[int]] = {}
+    for n, node in enumerate(problem.nodes):
+        state = (node.model, node.gpu_free, node.cpu_free, node.mem_free, bool(node.findings),
+                 frozenset(node.domains))  # fmt: skip
+        states.setdefault(state, []).append(n)
+    groups = [(problem.nodes[ns[0]], ns) for ns in states.values()]
     units = []
     for key in order:
         members = by_signature[key]
         job = problem.jobs[members[0]]
-        candidates = tuple(
+        candidates = sorted(
             n
-            for n, node in enumerate(problem.nodes)
+            for node, ns in groups
             if problem.node_ok(job, node) and problem.replicas_fit(job, node) >= 1
+            for n in ns
         )
-        units.append(Unit(tuple(members), candidates))
+        units.append(Unit(tuple(members), tuple(candidates)))
     return units
+
+
+def fragmentation_of(
+    problem: PlacementProblem,
+    counts: Mapping[tuple[int, int], int],
+    shares: Mapping[tuple[int, int, int], int],
+) -> int:
+    """GPUs opened for sharing plus empty hosts broken into, counted from a plan.
+
+    ``counts`` maps (unit, node) to replicas placed there, ``shares`` (unit, node, GPU) to
+    share replicas on that GPU.
+    """
+    opened = {(n, g) for (_, n, g), k in shares.items()
+              if k and problem.nodes[n].gpu_free[g] >= MILLI}  # fmt: skip
+    broken = {
+        n for (_, n), k in counts.items()
+        if k and problem.nodes[n].gpu_free
+        and all(f >= MILLI for f in problem.nodes[n].gpu_free)
+    }  # fmt: skip
+    return len(opened) + len(broken)

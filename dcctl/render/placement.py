@@ -67,7 +67,8 @@ def render_placement_plan(console: Console, plan: PlacementPlan) -> None:
         f"{placed} of {len(plan.results)} jobs placed. Solver: {s.status}, objective "
         f"{s.objective:g} (priority × GPUs), bound {s.bound:g}, gap {100 * s.gap:.2f}%, "
         f"greedy {plan.greedy_objective:g}; fragmentation {s.fragmentation} "
-        f"(GPUs opened for sharing + empty hosts broken into); {s.wall_s:.2f} s."
+        f"(GPUs opened for sharing + empty hosts broken into); {s.wall_s:.2f} s"
+        + ("." if s.node_classes is None else f", solved on {s.node_classes} classes of hosts.")
     )
 
 
@@ -104,5 +105,6 @@ def plan_document(plan: PlacementPlan) -> dict[str, Any]:
             "greedy_objective": plan.greedy_objective,
             "fragmentation": s.fragmentation,
             "wall_s": round(s.wall_s, 3),
+            "node_classes": s.node_classes,
         },
     }
