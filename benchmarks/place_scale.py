@@ -5,7 +5,8 @@ jobs in a few shapes (aggregated by the solver), 2- and 4-GPU jobs, and 2–4 re
 8 GPUs kept in one rack. Prints the time of each phase, the solver's status, objective, bound,
 and the greedy hint's objective.
 
-Run by hand: ``.venv/bin/python benchmarks/place_scale.py --hosts 256 --jobs 600``.
+Run by hand: ``.venv/bin/python benchmarks/place_scale.py --hosts 256 --jobs 600``
+(``--mode classes|nodes|auto``: node classes, host by host, or dcctl's own choice).
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=256)
     parser.add_argument("--jobs", type=int, default=600)
     parser.add_argument("--time-limit", type=float, default=10.0)
+    parser.add_argument("--mode", choices=["auto", "classes", "nodes"], default="auto")
     args = parser.parse_args()
+    aggregate = {"auto": None, "classes": True, "nodes": False}[args.mode]
     with tempfile.TemporaryDirectory() as tmp:
         inv_path = Path(tmp) / "inv.yaml"
         inv_path.write_text(inventory_yaml(args.hosts))
@@ -85,17 +88,20 @@ def main() -> None:
         problem = build_problem(inventory, jobs)
         t1 = time.perf_counter()
         units = make_units(problem)
-        plan = plan_placement(problem, SolverOptions(time_limit_s=args.time_limit))
+        plan = plan_placement(problem, SolverOptions(time_limit_s=args.time_limit), aggregate)
         t2 = time.perf_counter()
     s = plan.solution
     asked = sum(j.demand_milli for j in jobs) / 1000
     print(f"{args.hosts} hosts / {args.hosts * 8} GPUs, {len(jobs)} jobs ({asked:g} GPUs asked), "
-          f"{len(units)} solver units; {platform.node()} {platform.python_version()}")  # fmt: skip
+          f"{len(units)} solver units, {s.node_classes or 'no'} node classes; "
+          f"{platform.node()} {platform.python_version()}")  # fmt: skip
     print(f"  read + build {t1 - t0:.2f} s; plan (greedy + CP-SAT + reasons) {t2 - t1:.2f} s")
     print(f"  status {s.status}, objective {s.objective:g}, bound {s.bound:g}, "
           f"greedy {plan.greedy_objective:g}, left out {len(plan.left_out)}, "
           f"fragmentation {s.fragmentation}")  # fmt: skip
     print(json.dumps({"hosts": args.hosts, "jobs": len(jobs), "units": len(units),
+                      "node_classes": s.node_classes, "left_out": len(plan.left_out),
+                      "fragmentation": s.fragmentation,
                       "plan_s": round(t2 - t1, 2), "status": s.status, "objective": s.objective,
                       "bound": s.bound, "greedy": plan.greedy_objective}))  # fmt: skip
 
