@@ -23,6 +23,8 @@ from dcctl.planning.placement_problem import (
     PlaceNode,
     RackBudget,
     make_units,
+    minimal_gpu_shapes,
+    stranded_milli,
 )
 
 OPTIONS = SolverOptions(time_limit_s=1, workers=1, seed=0)
@@ -168,3 +170,37 @@ def test_class_model_scales_where_nodes_are_identical():
     assert sum(len(r.replicas) * r.job.gpus for r in plan.results if r.placed) == 2048
     assert plan.solution.status == "OPTIMAL"
     assert plan.left_out and all(r.reason for r in plan.left_out)
+
+
+def test_second_pass_leaves_no_gpu_stranded_where_the_proxy_would():
+    # Two empty 8-GPU, 64-CPU hosts. Together on one host, the CPU-heavy job and the 4-GPU job
+    # leave 3 GPUs with no CPU: no job shape fits there (3 GPUs stranded), though only one
+    # host is broken into. Apart, each host still fits the other shape: nothing stranded.
+    nodes = tuple(PlaceNode(f"n{i}", "H100", (MILLI,) * 8, 64 * MILLI, None) for i in range(2))
+    jobs = (Job("cpu-heavy", 1, 1, 0, 60 * MILLI, 0), Job("four", 1, 4, 0, 4 * MILLI, 0))
+    problem = PlacementProblem(nodes, jobs)
+    plan = plan_placement(problem, OPTIONS, aggregate=False)
+    check_plan(problem, plan)
+    hosts = {r.job.name: r.replicas[0].host for r in plan.results}
+    assert hosts["cpu-heavy"] != hosts["four"]
+    assert (plan.stranded_milli, plan.stranded_hosts) == (0, 0)
+    # The measure itself: both on n0 would strand n0's 3 free GPUs.
+    gpu = [[0, 0, 0, 0, 0, MILLI, MILLI, MILLI], [MILLI] * 8]
+    assert stranded_milli(problem, gpu, [0, 64 * MILLI], [None, None]) == (3 * MILLI, 1)
+
+
+def test_minimal_shapes_drop_dominated_ones():
+    jobs = (
+        Job("a", 1, 1, 0, 8 * MILLI, 0),
+        Job("b", 1, 2, 0, 8 * MILLI, 0),  # covered by a
+        Job("c", 1, 0, 500, 16 * MILLI, 0),
+        Job("d", 1, 0, 250, 32 * MILLI, 0, models=frozenset({"H100"})),  # less GPU than c
+        Job("e", 1, 0, 750, 32 * MILLI, 0, models=frozenset({"H100"})),  # covered by c
+        Job("cpu", 1, 0, 0, MILLI, 0),  # no GPU: not a GPU shape
+    )
+    problem = PlacementProblem((), jobs)
+    assert minimal_gpu_shapes(problem) == [
+        (0, 250, 32 * MILLI, 0, frozenset({"H100"})),
+        (0, 500, 16 * MILLI, 0, None),
+        (1, 0, 8 * MILLI, 0, None),
+    ]

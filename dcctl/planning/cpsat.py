@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ortools.linear_solver import pywraplp
@@ -29,6 +29,7 @@ from dcctl.planning.placement_problem import (
     PlaceNode,
     Unit,
     fragmentation_of,
+    minimal_gpu_shapes,
 )
 from dcctl.planning.power_problem import PowerProblem
 
@@ -287,6 +288,8 @@ def solve_placement(
         model.add(sum(x[i, n] for n in unit.candidates) == job.replicas * placed[i])
 
     penalties: list[cp_model.IntVar] = []
+    stranded: list[cp_model.IntVar] = []
+    shapes = minimal_gpu_shapes(problem)
     whole_vars: dict[int, list[tuple[int, cp_model.IntVar]]] = {}
     for n, members in by_node.items():
         node = problem.nodes[n]
@@ -296,9 +299,10 @@ def solve_placement(
             model.add(sum(x[i, n] * jobs[i].mem for i in members) <= node.mem_free)
         whole_members = [i for i in members if jobs[i].gpus]
         share_members = [i for i in members if jobs[i].is_share]
-        if not whole_members and not share_members:
-            continue
         free = [g for g, f in enumerate(node.gpu_free) if f >= MILLI]
+        if not whole_members and not share_members:
+            stranded.extend(_stranded(model, problem, n, members, jobs, x, {}, {}, [], shapes))
+            continue
         w = {g: model.new_bool_var(f"w_{n}_{g}") for g in free} if whole_members else {}
         for a, b in itertools.pairwise(free):
             if a in w and b in w:
@@ -322,6 +326,11 @@ def solve_placement(
             for i in members:
                 model.add(x[i, n] == 0).only_enforce_if(~broken)
             penalties.append(broken)
+        shares_on = {g: [s[i, n, g] for i in share_members if (i, n, g) in s]
+                     for g in range(len(node.gpu_free))}  # fmt: skip
+        stranded.extend(
+            _stranded(model, problem, n, members, jobs, x, w, shares_on, opened, shapes)
+        )
 
     _domain_constraints(model, problem, units, jobs, placed, x, problem.nodes)
     _rack_power(model, problem, jobs, x, problem.nodes)
@@ -338,7 +347,7 @@ def solve_placement(
 
     keep = [*x.values(), *s.values(), *(v for pairs in whole_vars.values() for _, v in pairs)]
     try:
-        outcome = _two_passes(model, options, placed, value, penalties, keep, hint, units)
+        outcome = _two_passes(model, options, placed, value, penalties, keep, hint, units, stranded)
     except _NoPlan as stop:
         assert hint is not None
         return _greedy_solution(problem, units, hint, stop.wall_s)
@@ -477,6 +486,76 @@ def solve_class_placement(
     )
 
 
+def _stranded(
+    model: cp_model.CpModel,
+    problem: PlacementProblem,
+    n: int,
+    members: Sequence[int],
+    jobs: Sequence[Job],
+    x: dict[tuple[int, int], cp_model.IntVar],
+    w: Mapping[int, cp_model.IntVar],
+    shares_on: Mapping[int, Sequence[cp_model.IntVar]],
+    opened: Sequence[cp_model.IntVar],
+    shapes: Sequence[tuple],
+) -> list[cp_model.IntVar]:
+    """GPU milli node n would strand: its free GPU capacity when no job shape fits it any more.
+
+    A shape fits when the node's whole free GPUs (after whole-GPU replicas and GPUs opened for
+    sharing), CPU and memory left cover it; a share fits on a whole free GPU or on a partly
+    used GPU that gets no new share and has room. ``shapes`` are the minimal job shapes
+    (`minimal_gpu_shapes`). Returns the stranded amount's variable (none when the node has no
+    free GPU capacity to strand).
+    """
+    node = problem.nodes[n]
+    total = sum(max(0, f) for f in node.gpu_free)
+    if total == 0:
+        return []
+    used = sum(x[i, n] * jobs[i].replica_milli for i in members)
+    whole_left = node.whole_free - sum(w.values()) - sum(opened)
+    cpu_left = mem_left = None
+    if node.cpu_free is not None:
+        cpu_left = node.cpu_free - sum(x[i, n] * jobs[i].cpu for i in members)
+    if node.mem_free is not None:
+        mem_left = node.mem_free - sum(x[i, n] * jobs[i].mem for i in members)
+    spare: dict[int, cp_model.IntVar] = {}  # a partly used GPU that gets no new share
+    fits: list[cp_model.IntVar] = []
+    for gpus, milli, cpu, mem, models in shapes:
+        if models is not None and node.model not in models:
+            continue
+        partial = [g for g, f in enumerate(node.gpu_free) if milli <= f < MILLI] if milli else []
+        if gpus > node.whole_free or (milli and not node.whole_free and not partial):
+            continue  # never fits this node, whatever the plan
+        fit = model.new_bool_var(f"fits_{n}_{gpus}_{milli}_{cpu}_{mem}")
+        if cpu_left is not None and cpu:
+            model.add(cpu_left >= cpu).only_enforce_if(fit)
+        if mem_left is not None and mem:
+            model.add(mem_left >= mem).only_enforce_if(fit)
+        if gpus:
+            model.add(whole_left >= gpus).only_enforce_if(fit)
+        else:
+            ways = []
+            if node.whole_free:
+                on_whole = model.new_bool_var(f"whole_left_{n}_{milli}_{cpu}_{mem}")
+                model.add(whole_left >= 1).only_enforce_if(on_whole)
+                ways.append(on_whole)
+            for g in partial:
+                if g not in spare:
+                    spare[g] = model.new_bool_var(f"spare_{n}_{g}")
+                    if shares_on.get(g):
+                        model.add(sum(shares_on[g]) == 0).only_enforce_if(spare[g])
+                ways.append(spare[g])
+            model.add(sum(ways) >= fit)
+        fits.append(fit)
+    left = model.new_int_var(0, total, f"stranded_{n}")
+    if fits:
+        some = model.new_bool_var(f"fits_any_{n}")
+        model.add(sum(fits) >= some)
+        model.add(left >= total - used - total * some)
+    else:
+        model.add(left >= total - used)
+    return [left]
+
+
 class _NoPlan(Exception):
     """CP-SAT found no plan within its limit (the greedy hint stands)."""
 
@@ -534,8 +613,12 @@ def _two_passes(
     keep: Sequence[cp_model.IntVar],
     hint: PlacementHint | None,
     units: Sequence[Unit],
+    stranded: Sequence[cp_model.IntVar] = (),
 ) -> _Outcome:
-    """Pass one maximises ``value``; pass two keeps it and minimises the penalties.
+    """Pass one maximises ``value``; pass two keeps it and minimises what it leaves behind.
+
+    Pass two's objective is lexicographic: GPU milli stranded (``stranded``) first, then the
+    penalties (GPUs opened for sharing, empty nodes broken into) as tie-breakers.
 
     Raises `_NoPlan` when pass one found no plan within its limit although a hint was given
     (the hint itself is then the plan to use).
@@ -563,12 +646,12 @@ def _two_passes(
     best = round(solver.objective_value)
     bound = solver.best_objective_bound
     final = solver
-    if penalties:
+    if penalties or stranded:
         model.clear_hints()
-        for var in [*placed, *keep, *penalties]:
+        for var in [*placed, *keep, *penalties, *stranded]:
             model.add_hint(var, solver.value(var))
         model.add(value >= best)
-        model.minimize(sum(penalties))
+        model.minimize((len(penalties) + 1) * sum(stranded) + sum(penalties))
         second = make_solver(
             dataclasses.replace(options, time_limit_s=max(0.5, options.time_limit_s / 4))
         )

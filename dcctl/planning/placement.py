@@ -15,7 +15,7 @@ from dcctl.inventory.model import Inventory
 from dcctl.planning.cpsat import PlacementSolution, SolverOptions, solve_placement
 from dcctl.planning.gpu_state import MILLI
 from dcctl.planning.placement_classes import node_classes, solve_by_classes, worth_aggregating
-from dcctl.planning.placement_greedy import greedy_hint
+from dcctl.planning.placement_greedy import FreeCapacity, greedy_hint
 from dcctl.planning.placement_input import Usage
 from dcctl.planning.placement_problem import (
     RACK,
@@ -25,6 +25,7 @@ from dcctl.planning.placement_problem import (
     RackBudget,
     Unit,
     make_units,
+    stranded_milli,
 )
 
 
@@ -132,6 +133,8 @@ class PlacementPlan:
     racks: tuple[RackUse, ...]
     solution: PlacementSolution
     greedy_objective: float
+    stranded_milli: int = 0  # free GPU capacity on hosts where no job shape fits any more
+    stranded_hosts: int = 0
 
     @property
     def left_out(self) -> list[JobResult]:
@@ -152,7 +155,9 @@ def plan_placement(
     if classes is not None and (aggregate or worth_aggregating(problem, classes)):
         solution, greedy = solve_by_classes(problem, units, classes, options)
         results = _results(problem, units, solution)
-        return PlacementPlan(results, _rack_use(problem, results), solution, greedy)
+        return PlacementPlan(
+            results, _rack_use(problem, results), solution, greedy, *_stranded(problem, results)
+        )
     hint = greedy_hint(problem, units)
     greedy = (
         sum(
@@ -165,7 +170,21 @@ def plan_placement(
     )
     solution = solve_placement(problem, units, options, hint)
     results = _results(problem, units, solution)
-    return PlacementPlan(results, _rack_use(problem, results), solution, greedy)
+    return PlacementPlan(
+        results, _rack_use(problem, results), solution, greedy, *_stranded(problem, results)
+    )
+
+
+def _stranded(problem: PlacementProblem, results: tuple[JobResult, ...]) -> tuple[int, int]:
+    """Stranded GPU milli and hosts after the plan (every replica taken from the free state)."""
+    free = FreeCapacity(problem)
+    index = {node.name: n for n, node in enumerate(problem.nodes)}
+    for result in results:
+        for replica in result.replicas:
+            n = index[replica.host]
+            share = replica.gpus[0] if result.job.is_share else -1
+            free.take(result.job, n, share)
+    return stranded_milli(problem, free.gpu, free.cpu, free.mem)
 
 
 def _results(

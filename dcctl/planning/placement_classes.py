@@ -30,6 +30,7 @@ from dcctl.planning.placement_problem import (
     PlaceNode,
     Unit,
     fragmentation_of,
+    stranded_milli,
 )
 
 #: ``plan place`` solves on node classes from this many nodes on (when classes are few).
@@ -119,6 +120,7 @@ class _NodePlan:
     counts: dict[tuple[int, int], int]
     shares: dict[tuple[int, int, int], int]
     whole: dict[int, list[int]]
+    free: FreeCapacity | None = None  # what is left once the plan is in
 
     def add(self, u: int, result: list[tuple[int, tuple[int, ...]]], share: bool) -> None:
         """Record one placed job of unit u (its replicas' nodes and GPUs)."""
@@ -146,7 +148,7 @@ def spread_over_nodes(
     over all its candidate nodes (a unit stops at its first failure: its jobs are identical).
     """
     free = FreeCapacity(problem)
-    plan = _NodePlan([0] * len(units), {}, {}, {})
+    plan = _NodePlan([0] * len(units), {}, {}, {}, free)
     class_of = {n: c for c, nodes in enumerate(classes.members) for n in nodes}
     classes_of: dict[int, list[tuple[int, int]]] = {}
     for (u, c), k in counts.items():
@@ -220,9 +222,11 @@ def solve_by_classes(
     plan = spread_over_nodes(problem, units, classes, solved.placed, solved.counts)
     greedy_value = _objective(problem, units, greedy.placed)
 
-    def rank(p: _NodePlan) -> tuple[int, int]:
+    def rank(p: _NodePlan) -> tuple[int, int, int]:
         value = _objective(problem, units, p.placed)
-        return (value, -fragmentation_of(problem, p.counts, p.shares))
+        assert p.free is not None
+        left, _ = stranded_milli(problem, p.free.gpu, p.free.cpu, p.free.mem)
+        return (value, -left, -fragmentation_of(problem, p.counts, p.shares))
 
     best = max((plan, greedy), key=rank)
     value = _objective(problem, units, best.placed)

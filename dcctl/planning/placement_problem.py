@@ -11,7 +11,7 @@ Quantities are integers: milli-GPU (1,000 = one GPU), milli-CPU and MiB.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dcctl.inventory.diagnostics import Loc
@@ -192,3 +192,53 @@ def fragmentation_of(
         and all(f >= MILLI for f in problem.nodes[n].gpu_free)
     }  # fmt: skip
     return len(opened) + len(broken)
+
+
+def minimal_gpu_shapes(problem: PlacementProblem) -> list[tuple]:
+    """The job shapes that matter for "does any shape still fit": (GPUs, milli, CPU, mem, models).
+
+    A shape that some other shape dominates (no more GPU, CPU or memory, and allowed on every
+    model it is) fits only where that smaller one fits too, so it is dropped.
+    """
+    shapes = {(j.gpus, j.milli, j.cpu, j.mem, j.models) for j in problem.jobs if j.replica_milli}
+
+    def size(t: tuple) -> int:
+        return t[0] * MILLI + t[1]
+
+    def covers(a: tuple, b: tuple) -> bool:  # a fits wherever b fits
+        models_ok = a[4] is None or (b[4] is not None and b[4] <= a[4])
+        return size(a) <= size(b) and a[2] <= b[2] and a[3] <= b[3] and models_ok
+
+    kept = [b for b in shapes if not any(a != b and covers(a, b) for a in shapes)]
+    return sorted(kept, key=lambda t: (size(t), t[2], t[3], sorted(t[4] or ())))
+
+
+def stranded_milli(
+    problem: PlacementProblem,
+    gpu: Sequence[Sequence[int]],
+    cpu: Sequence[int | None],
+    mem: Sequence[int | None],
+) -> tuple[int, int]:
+    """GPU milli stranded, and on how many hosts: free GPU capacity where no job shape fits.
+
+    ``gpu``, ``cpu`` and ``mem`` are every node's free capacity after a plan (per GPU index).
+    """
+    shapes = minimal_gpu_shapes(problem)
+    milli = hosts = 0
+    for n, node in enumerate(problem.nodes):
+        free = [max(0, f) for f in gpu[n]]
+        total = sum(free)
+        if total == 0:
+            continue
+        whole = sum(1 for f in free if f >= MILLI)
+        fits = any(
+            (models is None or node.model in models)
+            and (cpu[n] is None or cpu[n] >= c)
+            and (mem[n] is None or mem[n] >= m)
+            and (whole >= gpus if gpus else any(f >= share for f in free))
+            for gpus, share, c, m, models in shapes
+        )
+        if not fits:
+            milli += total
+            hosts += 1
+    return milli, hosts

@@ -66,8 +66,9 @@ def render_placement_plan(console: Console, plan: PlacementPlan) -> None:
     console.print(
         f"{placed} of {len(plan.results)} jobs placed. Solver: {s.status}, objective "
         f"{s.objective:g} (priority × GPUs), bound {s.bound:g}, gap {100 * s.gap:.2f}%, "
-        f"greedy {plan.greedy_objective:g}; fragmentation {s.fragmentation} "
-        f"(GPUs opened for sharing + empty hosts broken into); {s.wall_s:.2f} s"
+        f"greedy {plan.greedy_objective:g}; stranded {plan.stranded_milli / MILLI:g} GPUs on "
+        f"{plan.stranded_hosts} hosts (free, but no job shape fits there); fragmentation "
+        f"{s.fragmentation} (GPUs opened for sharing + empty hosts broken into); {s.wall_s:.2f} s"
         + ("." if s.node_classes is None else f", solved on {s.node_classes} classes of hosts.")
     )
 
@@ -103,6 +104,8 @@ def plan_document(plan: PlacementPlan) -> dict[str, Any]:
             "bound": s.bound,
             "gap": round(s.gap, 6),
             "greedy_objective": plan.greedy_objective,
+            "stranded_gpus": plan.stranded_milli / MILLI,
+            "stranded_hosts": plan.stranded_hosts,
             "fragmentation": s.fragmentation,
             "wall_s": round(s.wall_s, 3),
             "node_classes": s.node_classes,
