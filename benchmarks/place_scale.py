@@ -98,9 +98,11 @@ def main() -> None:
     print(f"  read + build {t1 - t0:.2f} s; plan (greedy + CP-SAT + reasons) {t2 - t1:.2f} s")
     print(f"  status {s.status}, objective {s.objective:g}, bound {s.bound:g}, "
           f"greedy {plan.greedy_objective:g}, left out {len(plan.left_out)}, "
+          f"stranded {plan.stranded_milli / 1000:g} GPUs on {plan.stranded_hosts} hosts, "
           f"fragmentation {s.fragmentation}")  # fmt: skip
     print(json.dumps({"hosts": args.hosts, "jobs": len(jobs), "units": len(units),
                       "node_classes": s.node_classes, "left_out": len(plan.left_out),
+                      "stranded_gpus": plan.stranded_milli / 1000,
                       "fragmentation": s.fragmentation,
                       "plan_s": round(t2 - t1, 2), "status": s.status, "objective": s.objective,
                       "bound": s.bound, "greedy": plan.greedy_objective}))  # fmt: skip

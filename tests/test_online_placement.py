@@ -109,3 +109,36 @@ def test_openb_protocol_and_harness_on_a_sample(capsys):
         result = openb.run_seed(nodes, pods, 42, policy, "online", 16)
         assert result.placed + result.failed == len(stream)
         assert 0 < result.alloc_130 <= 100
+
+
+def test_offline_plan_on_a_sample_is_valid_and_within_its_bound():
+    from dcctl.planning.cpsat import SolverOptions
+    from dcctl.planning.offline import pack_order, plan_offline
+
+    nodes = openb.read_nodes(MINI)
+    pods = openb.read_pods(MINI, "default")
+    capacity = sum(n.gpus for n in nodes) * 1000
+    stream = openb.arrivals(pods, capacity, 42)
+    plan = plan_offline(nodes, stream, typical_shapes(pods), SolverOptions(time_limit_s=2))
+    assert len(plan.placements) == len(stream)
+    # Replaying every placement on an empty cluster must fit (place() raises on an overdraw).
+    state = GpuClusterState(nodes)
+    for shape, placement in zip(stream, plan.placements, strict=True):
+        if placement is not None:
+            state.place(placement.node, shape, placement.gpus)
+    allocated = sum(s.gpu_milli for s, p in zip(stream, plan.placements, strict=True) if p)
+    assert allocated == state.gpu_allocated_milli
+    assert 0 < allocated <= plan.bound_milli <= capacity
+    assert plan.chosen_milli <= plan.bound_milli
+    # Every request that fits somewhere after the packing was offered: none is left that fits.
+    for shape, placement in zip(stream, plan.placements, strict=True):
+        if placement is None:
+            assert not state.fits(shape).any()
+    order = pack_order(stream, plan.chosen)
+    shares = [i for i in order if i in plan.chosen and stream[i].is_share]
+    assert order[: len(shares)] == shares
+    assert [stream[i].milli for i in shares] == sorted(
+        (stream[i].milli for i in shares), reverse=True
+    )
+    result = openb.run_seed(nodes, pods, 42, "dcctl", "offline", 64, time_limit=2)
+    assert result.bound_130 is not None and result.alloc_130 <= result.bound_130

@@ -211,8 +211,10 @@ def _results(
         for j, mine in zip(placed_jobs, _deal(problem, job0, slots, len(placed_jobs)), strict=True):
             replicas = tuple(ReplicaPlacement(problem.nodes[n].name, g) for n, g in mine)
             by_job[j] = JobResult(problem.jobs[j], replicas)
+        reason = None  # the unit's jobs are alike: one reason for all left out
         for j in unit.jobs[len(placed_jobs) :]:
-            by_job[j] = JobResult(problem.jobs[j], (), why_left_out(problem, problem.jobs[j]))
+            reason = reason or why_left_out(problem, problem.jobs[j])
+            by_job[j] = JobResult(problem.jobs[j], (), reason)
     return tuple(by_job[j] for j in range(len(problem.jobs)))
 
 
