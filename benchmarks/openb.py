@@ -200,6 +200,7 @@ class SeedResult:
     batch_p99_s: float
     wall_s: float
     bound_130: float | None = None  # offline: no plan allocates more (the class model's bound)
+    note: str = ""
 
 
 def make_policy(
@@ -238,12 +239,16 @@ def run_seed(
     cumulative = np.cumsum([p.gpu_milli for p in stream])
     reach_100 = int(np.searchsorted(cumulative, capacity))  # index of the pod that reaches 100 %
     placements: list[Placement | None] = []
-    bound = None
+    bound, note = None, ""
     if mode == "offline":
         plan = plan_offline(nodes, stream, typical, SolverOptions(time_limit_s=time_limit))
         placements = list(plan.placements)
         bound = 100.0 * plan.bound_milli / capacity
         policy.batch_seconds = [plan.solve_s]
+        packing = ", ".join(
+            f"{name} {100.0 * milli / capacity:.2f}" for name, milli in plan.allocated_milli.items()
+        )
+        note = f"packings: {packing} (kept: {plan.packing})"
     else:
         step = lookahead if policy_name == "dcctl" else 1
         for start in range(0, len(stream), step):
@@ -262,6 +267,7 @@ def run_seed(
         batch_p99_s=times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)],
         wall_s=time.perf_counter() - started,
         bound_130=bound,
+        note=note,
     )
 
 
@@ -319,6 +325,7 @@ def main(argv: Sequence[str] | None = None, emit: Callable[[str], None] = print)
             f"  seed {seed}: alloc@100% {r.alloc_100:6.2f}  alloc@130% {r.alloc_130:6.2f}{bound}  "
             f"placed {r.placed} failed {r.failed}  batch p50 {r.batch_p50_s * 1000:.1f} ms "
             f"p99 {r.batch_p99_s * 1000:.1f} ms  {r.wall_s:.1f} s"
+            + (f"  {r.note}" if r.note else "")
         )
     a130 = [r.alloc_130 for r in results]
     mean = statistics.mean(a130)

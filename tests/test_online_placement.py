@@ -129,6 +129,7 @@ def test_offline_plan_on_a_sample_is_valid_and_within_its_bound():
     allocated = sum(s.gpu_milli for s, p in zip(stream, plan.placements, strict=True) if p)
     assert allocated == state.gpu_allocated_milli
     assert 0 < allocated <= plan.bound_milli <= capacity
+    assert allocated == plan.allocated_milli[plan.packing] == max(plan.allocated_milli.values())
     assert plan.chosen_milli <= plan.bound_milli
     # Every request that fits somewhere after the packing was offered: none is left that fits.
     for shape, placement in zip(stream, plan.placements, strict=True):

@@ -5,7 +5,9 @@ Two steps. CP-SAT chooses *which* requests to place: the node-class model of ``p
 a relaxation whose bound is a true ceiling. Then the online fragmentation placer packs the
 chosen requests onto real nodes — GPU shares first, largest share first (small remnants are
 then left to the small shares), then the rest of the chosen ones in their order — and last
-offers the requests CP-SAT left out, in their order, to whatever room is left.
+offers the requests CP-SAT left out, in their order, to whatever room is left. The relaxation
+packs shares as if GPU milli were fluid, so its choice can be a poor one (many GPU-sharing
+requests); the requests offered in their own order are packed too, and the better plan wins.
 
 Measured on openb `default` (seed 42): CP-SAT's chosen set alone is 99.9 % of the GPUs (the
 "clairvoyant" figure); packed this way 96.9 %; the same packing without CP-SAT's choice 93.8 %;
@@ -14,8 +16,8 @@ the class counts spread over nodes best fit 92.3 %.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from dcctl.planning.cpsat import SolverOptions, solve_class_placement
 from dcctl.planning.fragmentation import Fragmentation
@@ -35,6 +37,8 @@ class OfflinePlan:
     bound_milli: int  # the class model's bound: no plan places more GPU milli
     status: str
     solve_s: float
+    packing: str = "chosen"  # which packing won: "chosen" (CP-SAT's choice) or "arrival"
+    allocated_milli: Mapping[str, int] = field(default_factory=dict)  # per packing tried
 
 
 def placement_problem(nodes: Sequence[NodeSpec], requests: Sequence[Shape]) -> PlacementProblem:
@@ -88,17 +92,39 @@ def plan_offline(
         problem, units, classes.members, classes.unit_classes, options, hint
     )
     chosen = frozenset(j for u, unit in enumerate(units) for j in unit.jobs[: solved.placed[u]])
+    tried = {
+        "chosen": _pack(nodes, requests, measure_for, pack_order(requests, chosen)),
+        "arrival": _pack(nodes, requests, measure_for, range(len(requests))),
+    }
+    allocated = {
+        name: sum(r.gpu_milli for r, p in zip(requests, placements, strict=True) if p)
+        for name, placements in tried.items()
+    }
+    best = max(tried, key=lambda name: (allocated[name], name == "chosen"))
+    capacity = sum(n.gpus for n in nodes) * MILLI
+    bound = round(solved.bound * MILLI) if solved.bound >= 0 else sum(r.gpu_milli for r in requests)
+    return OfflinePlan(
+        placements=tuple(tried[best]),
+        chosen=chosen,
+        chosen_milli=sum(requests[i].gpu_milli for i in chosen),
+        bound_milli=min(bound, capacity),
+        status=solved.status,
+        solve_s=solved.wall_s,
+        packing=best,
+        allocated_milli=allocated,
+    )
+
+
+def _pack(
+    nodes: Sequence[NodeSpec],
+    requests: Sequence[Shape],
+    measure_for: Sequence[tuple[Shape, float]],
+    order: Iterable[int],
+) -> list[Placement | None]:
+    """Offer the requests to a fresh fragmentation placer in the given order."""
     state = GpuClusterState(nodes)
     placer = FragmentationPlacer(state, Fragmentation.build(state, measure_for, with_memory=True))
     placements: list[Placement | None] = [None] * len(requests)
-    for i in pack_order(requests, chosen):
+    for i in order:
         placements[i] = placer.place(requests[i])
-    bound = round(solved.bound * MILLI) if solved.bound >= 0 else sum(r.gpu_milli for r in requests)
-    return OfflinePlan(
-        placements=tuple(placements),
-        chosen=chosen,
-        chosen_milli=sum(requests[i].gpu_milli for i in chosen),
-        bound_milli=min(bound, state.gpu_capacity_milli),
-        status=solved.status,
-        solve_s=solved.wall_s,
-    )
+    return placements
