@@ -335,15 +335,7 @@ def solve_placement(
     _domain_constraints(model, problem, units, jobs, placed, x, problem.nodes)
     _rack_power(model, problem, jobs, x, problem.nodes)
 
-    value = sum(placed[i] * job.priority * job.demand_milli for i, job in enumerate(jobs))
-    model.maximize(value)
-    if hint is not None:
-        for i, count in enumerate(hint.placed):
-            model.add_hint(placed[i], count)
-        for key, var in x.items():
-            model.add_hint(var, hint.counts.get(key, 0))
-        for key, var in s.items():
-            model.add_hint(var, hint.shares.get(key, 0))
+    value = _placed_value(model, jobs, placed, x, s, hint)
 
     keep = [*x.values(), *s.values(), *(v for pairs in whole_vars.values() for _, v in pairs)]
     try:
@@ -460,15 +452,7 @@ def solve_class_placement(
     _domain_constraints(model, problem, units, jobs, placed, x, rep)
     _rack_power(model, problem, jobs, x, rep)
 
-    value = sum(placed[i] * job.priority * job.demand_milli for i, job in enumerate(jobs))
-    model.maximize(value)
-    if hint is not None:
-        for i, count in enumerate(hint.placed):
-            model.add_hint(placed[i], count)
-        for key, var in x.items():
-            model.add_hint(var, hint.counts.get(key, 0))
-        for key, var in s.items():
-            model.add_hint(var, hint.shares.get(key, 0))
+    value = _placed_value(model, jobs, placed, x, s, hint)
     try:
         outcome = _two_passes(model, options, placed, value, penalties,
                               [*x.values(), *s.values()], hint, units)  # fmt: skip
@@ -484,6 +468,27 @@ def solve_class_placement(
         bound=outcome.bound / MILLI,
         wall_s=outcome.wall_s,
     )
+
+
+def _placed_value(
+    model: cp_model.CpModel,
+    jobs: Sequence[Job],
+    placed: Sequence[cp_model.IntVar],
+    x: Mapping[tuple[int, int], cp_model.IntVar],
+    s: Mapping[tuple[int, int, int], cp_model.IntVar],
+    hint: PlacementHint | None,
+) -> cp_model.LinearExprT:
+    """Maximise Σ priority × GPU milli placed; hint the greedy plan. Returns the objective."""
+    value = sum(placed[i] * job.priority * job.demand_milli for i, job in enumerate(jobs))
+    model.maximize(value)
+    if hint is not None:
+        for i, count in enumerate(hint.placed):
+            model.add_hint(placed[i], count)
+        for key, var in x.items():
+            model.add_hint(var, hint.counts.get(key, 0))
+        for key, var in s.items():
+            model.add_hint(var, hint.shares.get(key, 0))
+    return value
 
 
 def _stranded(
