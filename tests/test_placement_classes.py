@@ -204,3 +204,22 @@ def test_minimal_shapes_drop_dominated_ones():
         (0, 500, 16 * MILLI, 0, None),
         (1, 0, 8 * MILLI, 0, None),
     ]
+
+
+@pytest.mark.parametrize("aggregate", [False, True])
+def test_greedy_plan_is_kept_when_cp_sat_finds_nothing_in_time(monkeypatch, aggregate):
+    from dcctl.planning import cpsat
+
+    def no_time(options):
+        solver = cpsat.cp_model.CpSolver()
+        solver.parameters.max_deterministic_time = 0.0
+        solver.parameters.max_time_in_seconds = 0.0
+        return solver
+
+    problem = random_problem(3)
+    monkeypatch.setattr(cpsat, "make_solver", no_time)
+    plan = plan_placement(problem, OPTIONS, aggregate=aggregate)
+    assert plan.solution.status == "GREEDY"
+    check_plan(problem, plan)
+    assert plan.solution.objective == pytest.approx(plan.greedy_objective)
+    assert plan.solution.bound >= plan.solution.objective
