@@ -315,3 +315,50 @@ def test_gpu_ranges_fold():
     assert gpu_ranges((0, 1, 2, 3, 6)) == "0-3,6"
     assert gpu_ranges((7, 1, 3, 4)) == "1,3-4,7"
     assert gpu_ranges(()) == ""
+
+
+def test_allocations_from_probe_output(tmp_path):
+    # A real probe document (the H100 capture), made into gpu001 with 8 GPUs: a compute process
+    # on GPU 2, 30 GiB of memory in use on GPU 5 (a process nvidia-smi cannot see).
+    runner = CliRunner()
+    bundle = ROOT / "tests" / "fixtures" / "h100-idle"
+    out = runner.invoke(
+        app, ["-i", str(EXAMPLE), "-o", "json", "probe", "--from-bundle", str(bundle)]
+    )
+    (doc,) = json.loads(out.stdout)
+    real = doc["results"]["gpu"]["gpus"][0]
+    doc["host"] = "gpu001"
+    doc["results"]["gpu"]["gpus"] = [
+        dict(
+            real,
+            index=i,
+            uuid=f"GPU-{i}",
+            memory_used_mib=30720 if i == 5 else real["memory_used_mib"],
+        )
+        for i in range(8)
+    ]
+    doc["results"]["gpu"]["processes"] = [
+        {"pid": 4242, "name": "python", "used_memory_mib": 512, "gpu_uuid": "GPU-2"}
+    ]
+    probe = tmp_path / "probe.json"
+    probe.write_text(json.dumps([doc]))
+    jobs = write(
+        tmp_path, "jobs.yaml", "jobs:\n  - {name: six, gpus: 6}\n  - {name: eight, gpus: 8}\n"
+    )
+    args = ["-i", str(EXAMPLE), "-o", "json", "plan", "place", str(jobs), "--limit", "gpu001",
+            "--allocations-from-probe", str(probe)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.FINDINGS, result.output
+    plan_doc = json.loads(result.stdout)
+    by_name = {j["name"]: j for j in plan_doc["jobs"]}
+    assert by_name["six"]["placed"]
+    assert sorted(by_name["six"]["replicas"][0]["gpus"]) == [0, 1, 3, 4, 6, 7]
+    assert not by_name["eight"]["placed"]
+    assert "most: 6" in by_name["eight"]["reason"]
+    # A host the inventory does not have: a clear error, no traceback.
+    doc["host"] = "gpu999"
+    probe.write_text(json.dumps([doc]))
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert "host 'gpu999' is not in the inventory" in result.output
+    assert "Traceback" not in result.output

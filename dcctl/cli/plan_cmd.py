@@ -94,6 +94,15 @@ def place(
             help="dcctl probe -o json output: hosts with warnings are avoided by jobs that ask.",
         ),
     ] = None,
+    busy_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--allocations-from-probe",
+            metavar="FILE",
+            help="dcctl probe -o json output: GPUs with compute processes (or over 1 GiB of "
+            "memory in use) count as taken.",
+        ),
+    ] = None,
     limit: LimitOption = None,
     time_limit: TimeLimitOption = 10.0,
     workers: WorkersOption = 1,
@@ -113,7 +122,13 @@ def place(
     Exit status 0 when every job is placed; 1 when some are left out (each with its reason).
     """
     from dcctl.planning.placement import build_problem, plan_placement
-    from dcctl.planning.placement_input import findings_from_probe, read_allocations, read_jobs
+    from dcctl.planning.placement_input import (
+        allocations_from_probe,
+        findings_from_probe,
+        merge_usage,
+        read_allocations,
+        read_jobs,
+    )
     from dcctl.render.placement import plan_document, render_placement_plan
 
     state: State = ctx.obj
@@ -121,6 +136,8 @@ def place(
     hosts = set(inventory.select(limit).names) if limit else None
     job_list = read_jobs(jobs, inventory)
     usage = read_allocations(allocations, inventory) if allocations else None
+    if busy_from is not None:
+        usage = merge_usage(usage or {}, allocations_from_probe(busy_from, inventory))
     flagged = findings_from_probe(findings) if findings else None
     problem = build_problem(inventory, job_list, usage, flagged, hosts)
     plan = plan_placement(problem, solver_options(time_limit, workers, seed, gap), node_classes)

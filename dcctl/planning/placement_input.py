@@ -188,18 +188,77 @@ def _gpu_index(value: Any, loc: Any, count: int, i: int, diags: Any) -> int:
     return index
 
 
-def findings_from_probe(path: Path) -> dict[str, tuple[str, ...]]:
-    """Per host, the warning and critical findings of ``dcctl probe -o json`` output."""
+#: GPU memory in use (MiB) above which a GPU with no compute process listed still counts as
+#: taken (nvidia-smi does not always see other containers' processes).
+BUSY_MEMORY_MIB = 1024
+
+
+def probe_documents(path: Path, option: str) -> list[dict[str, Any]]:
+    """The host documents of ``dcctl probe -o json`` output (a list, or one document)."""
     try:
         documents = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"--findings {path}: not dcctl probe JSON ({exc})") from None
+        raise InputError(f"{option} {path}: not dcctl probe JSON ({exc})") from None
     if isinstance(documents, dict):
         documents = [documents]
+    if not isinstance(documents, list) or not all(
+        isinstance(doc, dict) and "host" in doc for doc in documents
+    ):
+        raise InputError(f"{option} {path}: expected dcctl probe JSON documents")
+    return documents
+
+
+def allocations_from_probe(path: Path, inventory: Inventory) -> Usage:
+    """GPUs in use per host, from ``dcctl probe -o json`` output.
+
+    A GPU with a compute process on it, or with more than `BUSY_MEMORY_MIB` of its memory in
+    use, counts as taken whole. A host the inventory does not have is an InputError (the probe
+    was run against another inventory).
+    """
+    usage: Usage = {}
+    for doc in probe_documents(path, "--allocations-from-probe"):
+        host = str(doc["host"])
+        if host not in inventory.hosts:
+            raise InputError(
+                f"--allocations-from-probe {path}: host '{host}' is not in the inventory"
+                f"{did_you_mean(host, inventory.hosts)}"
+            )
+        gpu = (doc.get("results") or {}).get("gpu")
+        if not isinstance(gpu, dict):
+            continue
+        busy = {p.get("gpu_uuid") for p in gpu.get("processes") or [] if isinstance(p, dict)}
+        taken = {
+            g["index"]: MILLI
+            for g in gpu.get("gpus") or []
+            if isinstance(g, dict)
+            and isinstance(g.get("index"), int)
+            and (
+                (g.get("uuid") is not None and g.get("uuid") in busy)
+                or (g.get("memory_used_mib") or 0) > BUSY_MEMORY_MIB
+            )
+        }
+        if taken:
+            usage[host] = {"gpus": taken, "cpu": 0, "mem": 0}
+    return usage
+
+
+def merge_usage(first: Usage, second: Usage) -> Usage:
+    """Both usages: a GPU taken in either is taken (the larger share); CPU and memory add up."""
+    out: Usage = {h: {"gpus": dict(u["gpus"]), "cpu": u["cpu"], "mem": u["mem"]}
+                  for h, u in first.items()}  # fmt: skip
+    for host, u in second.items():
+        entry = out.setdefault(host, {"gpus": {}, "cpu": 0, "mem": 0})
+        for index, milli in u["gpus"].items():
+            entry["gpus"][index] = max(entry["gpus"].get(index, 0), milli)
+        entry["cpu"] += u["cpu"]
+        entry["mem"] += u["mem"]
+    return out
+
+
+def findings_from_probe(path: Path) -> dict[str, tuple[str, ...]]:
+    """Per host, the warning and critical findings of ``dcctl probe -o json`` output."""
     out: dict[str, tuple[str, ...]] = {}
-    for doc in documents if isinstance(documents, list) else []:
-        if not isinstance(doc, dict) or "host" not in doc:
-            raise InputError(f"--findings {path}: expected dcctl probe JSON documents")
+    for doc in probe_documents(path, "--findings"):
         flagged = tuple(
             f"{item.get('probe')}: {item.get('message')}"
             for item in doc.get("findings") or []
