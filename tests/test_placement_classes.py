@@ -208,16 +208,16 @@ def test_minimal_shapes_drop_dominated_ones():
 
 @pytest.mark.parametrize("aggregate", [False, True])
 def test_greedy_plan_is_kept_when_cp_sat_finds_nothing_in_time(monkeypatch, aggregate):
-    from dcctl.planning import cpsat
+    from dcctl.planning.cpsat import placement as cpsat_placement
 
     def no_time(options):
-        solver = cpsat.cp_model.CpSolver()
+        solver = cpsat_placement.cp_model.CpSolver()
         solver.parameters.max_deterministic_time = 0.0
         solver.parameters.max_time_in_seconds = 0.0
         return solver
 
     problem = random_problem(3)
-    monkeypatch.setattr(cpsat, "make_solver", no_time)
+    monkeypatch.setattr(cpsat_placement, "make_solver", no_time)
     plan = plan_placement(problem, OPTIONS, aggregate=aggregate)
     assert plan.solution.status == "GREEDY"
     check_plan(problem, plan)

@@ -1,1 +1,1 @@
-"""Planning: problems built from the inventory, solved at the edge (CP-SAT in cpsat.py only)."""
+"""Planning: problems built from the inventory, solved at the edge (OR-Tools in cpsat/ only)."""

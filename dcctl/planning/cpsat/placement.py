@@ -1,12 +1,8 @@
-"""The one module that imports OR-Tools: problem descriptions in, assignments out.
+"""Placement with CP-SAT: jobs on nodes and GPUs, host by host or on classes of identical hosts.
 
-Placement: see `solve_placement`.
-
-Power: for each GPU group g and cap level k, an integer n[g,k] counts the group's GPUs capped at
-that level. Σ_k n[g,k] = |g|; every budget: fixed + Σ share·level·n ≤ limit; maximise
-Σ priority·throughput·n. Coefficients are scaled to integers conservatively (budgets rounded
-down, draws rounded up), so an integer solution never exceeds a real budget. The LP relaxation
-(GLOP) gives a second, cheaper upper bound.
+See `solve_placement` (per node, exact) and `solve_class_placement` (per class, a relaxation).
+Both solve in two passes (`_two_passes`): the priority-weighted GPU demand placed, then what the
+plan leaves behind.
 """
 
 from __future__ import annotations
@@ -17,10 +13,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
 from dcctl.errors import SolverError
+from dcctl.planning.cpsat.solver import SolverOptions, make_solver, relative_gap
 from dcctl.planning.gpu_state import MILLI
 from dcctl.planning.placement_problem import (
     RACK,
@@ -31,192 +27,6 @@ from dcctl.planning.placement_problem import (
     fragmentation_of,
     minimal_gpu_shapes,
 )
-from dcctl.planning.power_problem import PowerProblem
-
-#: Budget shares are 1/k for a host on k live PDUs; ×12 makes k = 1, 2, 3, 4 exact integers.
-SHARE_SCALE = 12
-#: Relative throughput is scored in units of 1/10,000 of one GPU at its default limit.
-VALUE_SCALE = 10_000
-
-
-@dataclass(frozen=True)
-class SolverOptions:
-    """Time limit, parallel workers and seed: the same options give the same answer."""
-
-    time_limit_s: float = 10.0
-    # One worker: deterministic by itself, and on a few cores the fastest (the greedy hint is
-    # already within a fraction of a percent); more workers interleave deterministically.
-    workers: int = 1
-    seed: int = 0
-    relative_gap: float = 0.001  # stop once the plan is proven within 0.1 % of the optimum
-    # Reproducible: workers interleave in a fixed order and the limit is CP-SAT's deterministic
-    # time (about seconds of work), so the same options give the same plan on any run.
-    deterministic: bool = True
-
-
-def relative_gap(objective: float, bound: float) -> float:
-    """(bound − objective) / bound for a maximisation, 0 when proven or the bound is 0."""
-    if bound <= 0:
-        return 0.0
-    return max(0.0, (bound - objective) / bound)
-
-
-@dataclass(frozen=True)
-class PowerAssignment:
-    """Counts of GPUs per cap level for each group, with the solver's verdict."""
-
-    counts: tuple[tuple[int, ...], ...]  # per group, per level (levels below first_allowed: 0)
-    status: str
-    objective: float  # Σ priority × relative throughput
-    bound: float  # the solver's proven upper bound
-    lp_bound: float  # the LP relaxation's optimum
-    wall_s: float
-
-    @property
-    def gap(self) -> float:
-        """Relative gap between the bound and the objective (0 when proven optimal)."""
-        return relative_gap(self.objective, self.bound)
-
-
-def _value(priority: int, throughput: float) -> int:
-    return round(priority * throughput * VALUE_SCALE)
-
-
-def _draw(share: float, level: float) -> int:
-    return math.ceil(share * SHARE_SCALE * level - 1e-9)
-
-
-def _room(limit: float, fixed: float) -> int:
-    return math.floor((limit - fixed) * SHARE_SCALE + 1e-9)
-
-
-def solve_power(
-    problem: PowerProblem,
-    options: SolverOptions,
-    hint: Sequence[Sequence[int]] | None = None,
-) -> PowerAssignment:
-    """Solve the capping problem with CP-SAT (max-min fair first when the problem asks)."""
-    model = cp_model.CpModel()
-    n: list[dict[int, cp_model.IntVar]] = []
-    for g in problem.groups:
-        vars_g = {
-            k: model.new_int_var(0, g.count, f"n_{g.id}_{k}")
-            for k in range(g.first_allowed, len(g.levels_w))
-        }
-        model.add(cp_model.LinearExpr.sum(list(vars_g.values())) == g.count)
-        n.append(vars_g)
-    for b in problem.budgets:
-        variables, coefficients = [], []
-        for gid, share in b.shares:
-            levels = problem.groups[gid].levels_w
-            for k, var in n[gid].items():
-                variables.append(var)
-                coefficients.append(_draw(share, levels[k]))
-        if variables:
-            expr = cp_model.LinearExpr.weighted_sum(variables, coefficients)
-            model.add(expr <= _room(b.limit_w, b.fixed_w))
-    variables, coefficients = [], []
-    for g in problem.groups:
-        for k, var in n[g.id].items():
-            variables.append(var)
-            coefficients.append(_value(g.priority, g.throughput[k]))
-    objective = cp_model.LinearExpr.weighted_sum(variables, coefficients)
-    if hint is not None:
-        for g, counts in zip(problem.groups, hint, strict=True):
-            for k, var in n[g.id].items():
-                model.add_hint(var, counts[k])
-
-    solver = make_solver(options)
-    wall = 0.0
-    if problem.fairness:
-        floor = _fair_floor(model, problem, n)
-        model.maximize(floor)
-        status = solver.solve(model)
-        wall += solver.wall_time
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return _failed(problem, solver, status, wall)
-        model.add(floor >= round(solver.objective_value))
-        model.clear_hints()
-    model.maximize(objective)
-    status = solver.solve(model)
-    wall += solver.wall_time
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return _failed(problem, solver, status, wall)
-    counts = tuple(
-        tuple(solver.value(n[g.id][k]) if k in n[g.id] else 0 for k in range(len(g.levels_w)))
-        for g in problem.groups
-    )
-    name = solver.status_name(status)
-    if name == "OPTIMAL" and solver.objective_value < solver.best_objective_bound - 0.5:
-        name = "FEASIBLE"  # stopped at the gap limit: good, but not proven optimal
-    return PowerAssignment(
-        counts=counts,
-        status=name,
-        objective=solver.objective_value / VALUE_SCALE,
-        bound=solver.best_objective_bound / VALUE_SCALE,
-        lp_bound=lp_bound(problem),
-        wall_s=wall,
-    )
-
-
-def _fair_floor(
-    model: cp_model.CpModel, problem: PowerProblem, n: list[dict[int, cp_model.IntVar]]
-) -> cp_model.IntVar:
-    """A variable no larger than the throughput of any working GPU (idle ones excluded)."""
-    top = VALUE_SCALE * 2
-    floor = model.new_int_var(0, top, "fair_floor")
-    for g in problem.groups:
-        if max(g.throughput) <= 0:
-            continue
-        for k, var in n[g.id].items():
-            used = model.new_bool_var(f"used_{g.id}_{k}")
-            model.add(var >= 1).only_enforce_if(used)
-            model.add(var == 0).only_enforce_if(~used)
-            model.add(floor <= round(g.throughput[k] * VALUE_SCALE)).only_enforce_if(used)
-    return floor
-
-
-def _failed(
-    problem: PowerProblem, solver: cp_model.CpSolver, status: int, wall: float
-) -> PowerAssignment:
-    name = solver.status_name(status)
-    if status == cp_model.INFEASIBLE:
-        return PowerAssignment((), "INFEASIBLE", 0.0, 0.0, 0.0, wall)
-    raise SolverError(
-        f"the power solver stopped without a plan ({name}); try a longer --time-limit"
-    )
-
-
-def lp_bound(problem: PowerProblem) -> float:
-    """The LP relaxation's optimum (GLOP), in the objective's units; -1 if it cannot be solved."""
-    solver = pywraplp.Solver.CreateSolver("GLOP")
-    if solver is None:
-        return -1.0
-    infinity = solver.infinity()
-    x: list[dict[int, pywraplp.Variable]] = []
-    objective = solver.Objective()
-    for g in problem.groups:
-        row = solver.Constraint(g.count, g.count)
-        vars_g = {}
-        for k in range(g.first_allowed, len(g.levels_w)):
-            var = solver.NumVar(0, g.count, "")
-            row.SetCoefficient(var, 1)
-            objective.SetCoefficient(var, _value(g.priority, g.throughput[k]))
-            vars_g[k] = var
-        x.append(vars_g)
-    for b in problem.budgets:
-        row = solver.Constraint(-infinity, _room(b.limit_w, b.fixed_w))
-        for gid, share in b.shares:
-            levels = problem.groups[gid].levels_w
-            for k, var in x[gid].items():
-                row.SetCoefficient(var, _draw(share, levels[k]))
-    objective.SetMaximization()
-    if solver.Solve() != pywraplp.Solver.OPTIMAL:
-        return -1.0
-    return objective.Value() / VALUE_SCALE
-
-
-# ------------------------------------------------------------------------------------ placement
 
 
 @dataclass(frozen=True)
@@ -722,18 +532,3 @@ def _rack_power(
         ]
         if terms:
             model.add(sum(terms) <= math.floor(max(0.0, budget.left_w) * MILLI))
-
-
-def make_solver(options: SolverOptions) -> cp_model.CpSolver:
-    """A CP-SAT solver with the options' time limit, workers, seed and gap."""
-    solver = cp_model.CpSolver()
-    if options.deterministic:
-        solver.parameters.interleave_search = True
-        solver.parameters.max_deterministic_time = options.time_limit_s
-        solver.parameters.max_time_in_seconds = 4 * options.time_limit_s  # a safety net only
-    else:
-        solver.parameters.max_time_in_seconds = options.time_limit_s
-    solver.parameters.num_workers = options.workers
-    solver.parameters.random_seed = options.seed
-    solver.parameters.relative_gap_limit = options.relative_gap
-    return solver
