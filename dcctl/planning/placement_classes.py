@@ -186,7 +186,7 @@ def spread_over_nodes(
                         plan.add(u, result, job.is_share)
         if missed:
             waiting[u] = missed
-    for u in sorted(waiting, key=lambda u: order.index(u)):
+    for u in waiting:  # in the order above
         job = problem.jobs[units[u].jobs[0]]
         for _ in range(waiting[u]):
             result = place_gang(free, job, units[u].candidates)
