@@ -73,8 +73,9 @@ def solve_placement(
     ordered to break symmetry); shares are counted per GPU (``s[u,n,g]``) and fit in what is
     left of it. CPU, memory, same-domain (one chosen domain per gang), spread (≤ 1 replica per
     domain) and rack power (replica GPUs × TDP within what the rack has left) are constraints.
-    Objective, lexicographic: Σ priority × GPU milli placed, then fewest GPUs opened for sharing
-    and empty nodes broken into (free capacity kept in the shapes big requests need).
+    Objective, lexicographic: Σ priority × GPU milli placed; then the least GPU milli stranded on
+    nodes where no job shape fits any more (`_stranded`); then the fewest GPUs opened for
+    sharing and empty nodes broken into (free capacity kept in the shapes big requests need).
     """
     model = cp_model.CpModel()
     jobs = [problem.jobs[u.jobs[0]] for u in units]
