@@ -12,11 +12,17 @@ the openb trace, random ties cost about two points of allocation and a small bes
 (λ = 0.1, `BEST_FIT_WEIGHT`) recovers them and more. A look-ahead batch is placed shares first,
 then the rest in arrival order; a request that fits nowhere is reported, never queued, so every
 request that fits is placed within its batch.
+
+The workload the fragmentation is measured against is the trace-wide typical shapes — except in
+a look-ahead batch of at least `BATCH_MEASURE_MIN` GPU requests, where it is the batch's own GPU
+shapes (weighted by count): what is certainly about to come, rather than what usually comes.
+Measured on openb at K = 16 (10 seeds): `gpushare100` 86.51 → 86.95, `default` 95.51 → 95.43.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -32,6 +38,8 @@ BEST_FIT_GPU = 8_000.0
 #: on openb `default`, seeds 42–43, look-ahead 1: λ = 0 → 94.85 %, 0.03 → 95.38, 0.1 → 95.50,
 #: 0.3 → 95.11, 1 → 94.86).
 BEST_FIT_WEIGHT = 0.1
+#: A look-ahead batch with at least this many GPU requests is its own fragmentation workload.
+BATCH_MEASURE_MIN = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +89,18 @@ class FragmentationPlacer:
     def __post_init__(self) -> None:
         """Prepare the fragmentation cache."""
         self.scorer = FragmentationScorer(self.state, self.measure)
+        self._workload_scorer = self.scorer  # against the trace-wide typical shapes
+
+    def _measure_for(self, shapes: Sequence[Shape]) -> None:
+        """Score this batch against its own GPU shapes when it has enough of them."""
+        gpu_shapes = Counter(s for s in shapes if s.gpus > 0)
+        total = sum(gpu_shapes.values())
+        if total < BATCH_MEASURE_MIN:
+            self.scorer = self._workload_scorer
+            return
+        typical = [(shape, count / total) for shape, count in gpu_shapes.items()]
+        measure = Fragmentation.build(self.state, typical, with_memory=self.measure.with_memory)
+        self.scorer = FragmentationScorer(self.state, measure)
 
     def choose(self, shape: Shape) -> Placement | None:
         """The node (and GPUs) for one request, or None when it fits nowhere."""
@@ -103,6 +123,7 @@ class FragmentationPlacer:
     def place_batch(self, shapes: Sequence[Shape]) -> list[Placement | None]:
         """Place a look-ahead batch (`batch_order`); results in the batch's arrival order."""
         started = time.perf_counter()
+        self._measure_for(shapes)
         result: list[Placement | None] = [None] * len(shapes)
         for i in batch_order(shapes) if len(shapes) > 1 else range(len(shapes)):
             result[i] = self.place(shapes[i])
