@@ -143,3 +143,19 @@ def test_offline_plan_on_a_sample_is_valid_and_within_its_bound():
     )
     result = openb.run_seed(nodes, pods, 42, "dcctl", "offline", 64, time_limit=2)
     assert result.bound_130 is not None and result.alloc_130 <= result.bound_130
+
+
+def test_a_big_enough_batch_is_its_own_fragmentation_workload():
+    # GPU 1 already holds 400 of 1000. Against the usual workload (whole GPUs) a 500 share
+    # belongs on GPU 1, keeping GPU 0 whole; against a batch of 500 shares it belongs on GPU 0,
+    # which leaves room for another 500 on each GPU instead of a useless 100 on GPU 1.
+    from dcctl.planning.online import BATCH_MEASURE_MIN
+
+    half = Shape(cpu_milli=100, memory_mib=0, gpus=1, milli=500)
+    first_gpu = {}
+    for size in (BATCH_MEASURE_MIN - 1, BATCH_MEASURE_MIN):
+        state = two_gpu_node(cpu=64000)
+        state.place(0, Shape(cpu_milli=0, memory_mib=0, gpus=1, milli=400), (1,))
+        placer = FragmentationPlacer(state, Fragmentation.build(state, [(WHOLE, 1.0)]), size)
+        first_gpu[size] = placer.place_batch([half] * size)[0].gpus
+    assert first_gpu == {BATCH_MEASURE_MIN - 1: (1,), BATCH_MEASURE_MIN: (0,)}
