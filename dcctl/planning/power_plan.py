@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 
 from dcctl.inventory.model import Inventory
 from dcctl.planning.cpsat import SolverOptions, solve_power
-from dcctl.planning.power_problem import Assignment, PowerProblem, build_power_problem
+from dcctl.planning.power_problem import (
+    DEFAULT_STEP_W,
+    Assignment,
+    PowerProblem,
+    build_power_problem,
+)
 from dcctl.planning.workloads import WorkloadClass
 
 
@@ -189,7 +194,7 @@ def plan_power(
     derate: Mapping[str, float] | None = None,
     floors: Mapping[str, float] | None = None,
     fairness: bool = False,
-    step_w: float = 25.0,
+    step_w: float = DEFAULT_STEP_W,
     solver: SolverOptions | None = None,
     hosts: set[str] | None = None,
     measured: Mapping[str, list[tuple[float, float, float]]] | None = None,
