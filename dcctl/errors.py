@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from dcctl.inventory.diagnostics import Diagnostic
+    from dcctl.source.diagnostics import Diagnostic
 
 
 class ExitCode(IntEnum):
@@ -41,13 +41,49 @@ class InputError(DcctlError):
     exit_code = ExitCode.INVALID_INPUT
 
 
-class InventoryError(InputError):
-    """An inventory failed to load; carries every diagnostic found in the pass."""
+class InputFileError(InputError):
+    """An input file (inventory, playbook, jobs file, ...) is invalid; carries every diagnostic.
+
+    Each kind of file has its own subclass, whose :attr:`kind` names it in messages.
+    """
+
+    #: What kind of file this is, as people call it ("inventory", "playbook", ...).
+    kind: ClassVar[str] = "input file"
 
     def __init__(self, diagnostics: Sequence[Diagnostic], message: str | None = None) -> None:
         self.diagnostics = list(diagnostics)
         errors = [d for d in self.diagnostics if d.is_error]
-        super().__init__(message or f"inventory has {len(errors)} error(s)")
+        super().__init__(message or f"{self.kind} has {len(errors)} error(s)")
+
+
+class InventoryError(InputFileError):
+    """An inventory failed to load."""
+
+    kind = "inventory"
+
+
+class PlaybookFileError(InputFileError):
+    """A playbook file is invalid (its YAML, fields or values)."""
+
+    kind = "playbook"
+
+
+class JobsFileError(InputFileError):
+    """A jobs file for ``plan place`` is invalid."""
+
+    kind = "jobs file"
+
+
+class AllocationsFileError(InputFileError):
+    """An allocations file for ``plan place`` is invalid."""
+
+    kind = "allocations file"
+
+
+class ClassMapError(InputFileError):
+    """A workload class map for ``plan power`` is invalid."""
+
+    kind = "class map"
 
 
 class InventoryNotFoundError(InputError):
@@ -60,6 +96,10 @@ class SelectionError(InputError):
 
 class NodeSetError(InputError):
     """A node-range pattern such as ``gpu[001-128]`` is malformed or too large."""
+
+
+class NodeSetTooLargeError(NodeSetError):
+    """A node-range pattern expands to more names than the limit in force."""
 
 
 class TransportError(DcctlError):

@@ -9,7 +9,6 @@ import pytest
 
 from dcctl.checks.findings import Severity
 from dcctl.checks.profile import evaluate
-from dcctl.inventory.diagnostics import Loc
 from dcctl.inventory.model import GpuSpec, InfinibandSpec, NicSpec, PowerLimits, Profile
 from dcctl.probes.bundle import read_bundle
 from dcctl.probes.gpu import GpuProbe
@@ -17,6 +16,7 @@ from dcctl.probes.gpu_model import GpuReport, XidEvent
 from dcctl.probes.network import IbPort, Interface, NetworkReport
 from dcctl.probes.security import PathDir, SecurityReport
 from dcctl.probes.storage import Filesystem, StorageReport
+from dcctl.source.diagnostics import Loc
 
 H100 = Path(__file__).parent / "fixtures" / "h100-idle"
 LOC = Loc("inv.yaml", 1, 1)

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dcctl.cli import app
-from dcctl.errors import ExitCode, InputError, InventoryError
+from dcctl.errors import AllocationsFileError, ExitCode, InputError, JobsFileError
 from dcctl.inventory.loader import load_inventory
 from dcctl.planning.cpsat import SolverOptions
 from dcctl.planning.placement import build_problem, plan_placement
@@ -145,7 +145,7 @@ def test_same_domain_keeps_a_gang_together(tmp_path):
 def test_model_constraint_and_unknown_model(tmp_path):
     p = plan(tmp_path, "jobs:\n  - {name: a, replicas: 2, gpus: 4, models: [A100]}\n")
     assert [h for h, _ in placed(p)["a"]] == ["a1", "a1"]
-    with pytest.raises(InventoryError) as err:
+    with pytest.raises(JobsFileError) as err:
         plan(tmp_path, "jobs:\n  - {name: a, gpus: 1, models: [A10O]}\n")
     assert "jobs.yaml:2:" in str(err.value.diagnostics[0])
     assert "no profile has GPU model 'A10O'" in str(err.value.diagnostics[0])
@@ -253,7 +253,7 @@ def test_identical_jobs_are_aggregated_and_plans_are_deterministic(tmp_path):
 )
 def test_bad_jobs_files_name_file_line_and_field(tmp_path, jobs, message):
     inv = load_inventory(write(tmp_path, "inv.yaml", CLUSTER % {"budget": 1000}))
-    with pytest.raises(InventoryError) as err:
+    with pytest.raises(JobsFileError) as err:
         read_jobs(write(tmp_path, "jobs.yaml", jobs), inv)
     text = "\n".join(str(d) for d in err.value.diagnostics)
     assert message in text
@@ -262,7 +262,7 @@ def test_bad_jobs_files_name_file_line_and_field(tmp_path, jobs, message):
 def test_bad_allocations(tmp_path):
     inv = load_inventory(write(tmp_path, "inv.yaml", CLUSTER % {"budget": 1000}))
     bad = "allocations:\n  - {host: h9, gpus: [0]}\n  - {host: h1, gpus: [8]}\n"
-    with pytest.raises(InventoryError) as err:
+    with pytest.raises(AllocationsFileError) as err:
         read_allocations(write(tmp_path, "a.yaml", bad), inv)
     text = "\n".join(str(d) for d in err.value.diagnostics)
     assert "a.yaml:2:" in text and "unknown host 'h9'" in text

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dcctl.errors import InventoryError, PlaybookError
+from dcctl.errors import PlaybookError, PlaybookFileError
 from dcctl.inventory.loader import load_inventory
 from dcctl.model.command import Command
 from dcctl.playbook.planner import become, plan_host, plan_playbook
@@ -136,7 +136,7 @@ def test_schema_errors_are_located(tmp_path):
           - {type: line, path: /x, line: y, mode: "0644"}
         """,
     )
-    with pytest.raises(InventoryError) as info:
+    with pytest.raises(PlaybookFileError) as info:
         read_playbook(path)
     assert [str(d) for d in info.value.diagnostics] == [
         f"{path}:3:5: resources[0]: sysctl needs 'value'",

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dcctl.cli import app
-from dcctl.errors import ExitCode, InventoryError, PlanError
+from dcctl.errors import ClassMapError, ExitCode, InventoryError, PlanError
 from dcctl.inventory.loader import load_inventory
 from dcctl.planning.class_map import read_class_map
 from dcctl.planning.cpsat import SolverOptions
@@ -267,7 +267,7 @@ def test_class_map_assigns_classes_and_reports_errors(tmp_path):
     bad.write_text(
         "assign:\n  - {hosts: '@canary', class: trainnig}\n  - {hosts: '@nope', class: idle}\n"
     )
-    with pytest.raises(InventoryError) as info:
+    with pytest.raises(ClassMapError) as info:
         read_class_map(bad, inv)
     assert [str(d) for d in info.value.diagnostics] == [
         f"{bad}:2:31: assign[0].class: unknown class 'trainnig' (did you mean 'training'?)",

@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from dcctl import __version__
 from dcctl.cli.state import OutputFormat, State
-from dcctl.errors import DcctlError, ExitCode, InventoryError
+from dcctl.errors import DcctlError, ExitCode, InputFileError
 from dcctl.render.diagnostics import render_text, summary_line
 
 #: Options of the root command that may also be written after a sub-command.
@@ -58,10 +58,11 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
 
 def report_error(state: State, exc: DcctlError) -> None:
     """Print a DcctlError for people (stderr)."""
-    if isinstance(exc, InventoryError):
+    if isinstance(exc, InputFileError):
         render_text(state.err, exc.diagnostics)
-        files = sorted({d.loc.file for d in exc.diagnostics if d.loc}) or ["inventory"]
-        state.err.print(escape(summary_line(files[0], exc.diagnostics)), soft_wrap=True)
+        files = sorted({d.loc.file for d in exc.diagnostics if d.loc})
+        where = f"{exc.kind} {files[0]}" if files else exc.kind
+        state.err.print(escape(summary_line(where, exc.diagnostics)), soft_wrap=True)
         return
     state.err.print(f"[red]dcctl: error:[/red] {escape(str(exc))}", soft_wrap=True)
 

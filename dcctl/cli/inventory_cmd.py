@@ -11,12 +11,12 @@ from rich.markup import escape
 
 from dcctl.cli.state import OutputFormat, State
 from dcctl.errors import ExitCode, SelectionError
-from dcctl.inventory.diagnostics import did_you_mean
-from dcctl.inventory.loader import CheckResult, check_inventory
+from dcctl.inventory.loader import CheckResult, check_inventory, max_hosts_from
 from dcctl.inventory.views import host_record, host_settings, power_tree
 from dcctl.render.console import write_json, write_jsonl
 from dcctl.render.diagnostics import render_github, render_text, summary_line
 from dcctl.render.inventory import render_host_settings, render_host_table, render_power_tree
+from dcctl.source.diagnostics import did_you_mean
 
 app = typer.Typer(
     name="inventory",
@@ -78,7 +78,8 @@ def validate(
     """Check inventory files; exit 64 if any has an error (every error is reported at once)."""
     state: State = ctx.obj
     paths = files or [state.inventory_path()]
-    results = [check_inventory(path) for path in paths]
+    max_hosts = max_hosts_from()
+    results = [check_inventory(path, max_hosts=max_hosts) for path in paths]
     if fmt is None:
         if os.environ.get("GITHUB_ACTIONS") == "true":
             fmt = ValidateFormat.github

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dcctl.errors import InventoryError
-from dcctl.inventory.loader import CheckResult, check_inventory, find_inventory
+from dcctl.inventory.loader import CheckResult, check_inventory, find_inventory, max_hosts_from
 from dcctl.inventory.model import Inventory
 from dcctl.render.console import make_console
 from dcctl.render.diagnostics import render_text
@@ -80,7 +80,7 @@ class State:
     def inventory(self) -> Inventory:
         """Load the inventory once; warnings go to stderr, errors raise InventoryError."""
         if self._checked is None:
-            self._checked = check_inventory(self.inventory_path())
+            self._checked = check_inventory(self.inventory_path(), max_hosts=max_hosts_from())
             if self._checked.inventory is not None and self._checked.warnings and not self.quiet:
                 render_text(self.err, self._checked.warnings)
         if self._checked.inventory is None:

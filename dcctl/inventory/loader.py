@@ -14,11 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dcctl.errors import InventoryError, InventoryNotFoundError
-from dcctl.inventory.diagnostics import Diagnostic, Diagnostics, Loc
+from dcctl.errors import InputError, InventoryError, InventoryNotFoundError
 from dcctl.inventory.model import Host, Inventory
 from dcctl.inventory.power import PowerSummary, check_power, summarize
-from dcctl.inventory.read_hosts import read_defaults, read_group_decls, read_host_entries
+from dcctl.inventory.read_hosts import (
+    MAX_HOSTS_ENV,
+    read_defaults,
+    read_group_decls,
+    read_host_entries,
+)
 from dcctl.inventory.read_physical import read_physical
 from dcctl.inventory.read_profiles import read_profiles
 from dcctl.inventory.resolve import (
@@ -29,7 +33,8 @@ from dcctl.inventory.resolve import (
     resolve_groups,
 )
 from dcctl.inventory.sources import read_documents
-from dcctl.model.nodeset import NodeSet
+from dcctl.model.nodeset import MAX_EXPANSION, NodeSet
+from dcctl.source.diagnostics import Diagnostic, Diagnostics, Loc
 
 ENV_VAR = "DCCTL_INVENTORY"
 DEFAULT_FILE = "inventory.yaml"
@@ -77,20 +82,38 @@ def find_inventory(
     )
 
 
-def check_inventory(path: str | os.PathLike[str]) -> CheckResult:
-    """Read and check an inventory, collecting every problem in one pass."""
+def max_hosts_from(env: Mapping[str, str] | None = None) -> int:
+    """The hosts one inventory file may define: ``$DCCTL_MAX_HOSTS``, else 200,000.
+
+    Raises :class:`InputError` when the variable is not a positive integer.
+    """
+    env = os.environ if env is None else env
+    text = env.get(MAX_HOSTS_ENV, "").strip()
+    if not text:
+        return MAX_EXPANSION
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(f"${MAX_HOSTS_ENV} must be a positive integer, got {text!r}")
+    return int(text)
+
+
+def check_inventory(path: str | os.PathLike[str], *, max_hosts: int = MAX_EXPANSION) -> CheckResult:
+    """Read and check an inventory, collecting every problem in one pass.
+
+    ``max_hosts`` caps the hosts one file (and one range) may expand to, so a typo such as
+    ``gpu[000001-999999]`` is an error at its line, not a minute of work and a gigabyte.
+    """
     # Loading builds a large graph of long-lived objects and almost no garbage cycles; the
     # cyclic collector's passes over it cost about half the load time at 10,000 hosts.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _check(os.fspath(path))
+        return _check(os.fspath(path), max_hosts)
     finally:
         if enabled:
             gc.enable()
 
 
-def _check(display: str) -> CheckResult:
+def _check(display: str, max_hosts: int) -> CheckResult:
     diags = Diagnostics()
     file = Path(display)
     if not file.exists():
@@ -107,7 +130,7 @@ def _check(display: str) -> CheckResult:
 
     profiles = read_profiles(documents, diags)
     defaults = read_defaults(documents, diags)
-    entries = read_host_entries(documents, diags)
+    entries = read_host_entries(documents, diags, max_hosts)
     decls = read_group_decls(documents, diags)
     defined = define_hosts(entries, diags)
     tree = read_physical(documents, defined, diags)
@@ -171,9 +194,9 @@ def _check_addresses(hosts: Mapping[str, Host], diags: Diagnostics) -> None:
         seen[key] = host.name
 
 
-def load_inventory(path: str | os.PathLike[str]) -> Inventory:
+def load_inventory(path: str | os.PathLike[str], *, max_hosts: int = MAX_EXPANSION) -> Inventory:
     """Load an inventory or raise :class:`InventoryError` carrying every diagnostic."""
-    result = check_inventory(path)
+    result = check_inventory(path, max_hosts=max_hosts)
     if result.inventory is None:
         raise InventoryError(result.diagnostics)
     return result.inventory

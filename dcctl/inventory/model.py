@@ -10,9 +10,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from dcctl.inventory.diagnostics import Diagnostic, Loc
 from dcctl.inventory.selection import select
 from dcctl.model.nodeset import NodeSet
+from dcctl.source.diagnostics import Diagnostic, Loc
 
 Transport = Literal["ssh", "local"]
 HostKeyPolicy = Literal["strict", "accept-new"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from dcctl.inventory.diagnostics import Diagnostics
 from dcctl.inventory.model import Feed, Host, Pdu, Profile, Rack
 from dcctl.model.nodeset import NodeSet
+from dcctl.source.diagnostics import Diagnostics
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 
 from yaml.nodes import Node, ScalarNode
 
-from dcctl.errors import NodeSetError
-from dcctl.inventory.diagnostics import Diagnostics, Loc
+from dcctl.errors import NodeSetError, NodeSetTooLargeError
 from dcctl.inventory.model import HOST_KEY_POLICIES, SSH_FIELDS, TRANSPORTS, Setting
 from dcctl.inventory.sources import Document
-from dcctl.inventory.yaml_source import Fields, Source, kind_of, mapping_items, to_plain
-from dcctl.model.nodeset import expand
+from dcctl.model.nodeset import MAX_EXPANSION, expand
+from dcctl.source.diagnostics import Diagnostics, Loc
+from dcctl.source.reader import Fields, Source, kind_of, mapping_items, to_plain
+
+#: Environment variable that raises (or lowers) the hosts one inventory file may define.
+MAX_HOSTS_ENV = "DCCTL_MAX_HOSTS"
 
 LAYER_FIELDS = ("transport", "profile", "ssh", "vars")
 HOST_FIELDS = ("name", "address", "description", "groups", *LAYER_FIELDS)
@@ -158,24 +161,48 @@ def read_defaults(documents: Iterable[Document], diags: Diagnostics) -> Layer:
     return Layer("defaults")
 
 
-def read_host_entries(documents: Iterable[Document], diags: Diagnostics) -> list[HostEntry]:
-    """Every entry of every ``hosts:`` list, with names and addresses expanded."""
+def read_host_entries(
+    documents: Iterable[Document], diags: Diagnostics, max_hosts: int = MAX_EXPANSION
+) -> list[HostEntry]:
+    """Every entry of every ``hosts:`` list, with names and addresses expanded.
+
+    One file may define at most ``max_hosts`` hosts (and one range expand to as many): past
+    that, the entry that crosses the limit is an error and the rest of the file is not read.
+    """
     entries: list[HostEntry] = []
     for doc in documents:
+        total = 0
         for i, node in enumerate(doc.fields.sequence("hosts") or []):
             path = f"hosts[{i}]"
             if isinstance(node, ScalarNode):
-                entry = _host_from_scalar(doc.source, node, path, diags)
+                entry = _host_from_scalar(doc.source, node, path, diags, max_hosts)
             else:
-                entry = _host_from_mapping(doc.source, node, path, diags)
-            if entry is not None:
-                entries.append(entry)
+                entry = _host_from_mapping(doc.source, node, path, diags, max_hosts)
+            if entry is None:
+                continue
+            total += len(entry.names)
+            if total > max_hosts:
+                diags.error(
+                    entry.loc,
+                    path,
+                    f"{doc.source.display} defines more than {max_hosts:,} hosts, the limit "
+                    f"(raise it with ${MAX_HOSTS_ENV} if this is meant)",
+                )
+                break
+            entries.append(entry)
     return entries
 
 
-def _expand_names(text: str, loc: Loc, path: str, diags: Diagnostics) -> list[str] | None:
+def _expand_names(
+    text: str, loc: Loc, path: str, diags: Diagnostics, limit: int = MAX_EXPANSION
+) -> list[str] | None:
     try:
-        names = expand(text)
+        names = expand(text, limit)
+    except NodeSetTooLargeError as exc:
+        diags.error(
+            loc, path, f"{exc} (the limit; raise it with ${MAX_HOSTS_ENV} if this is meant)"
+        )
+        return None
     except NodeSetError as exc:
         diags.error(loc, path, str(exc))
         return None
@@ -189,7 +216,7 @@ def _expand_names(text: str, loc: Loc, path: str, diags: Diagnostics) -> list[st
 
 
 def _host_from_scalar(
-    source: Source, node: ScalarNode, path: str, diags: Diagnostics
+    source: Source, node: ScalarNode, path: str, diags: Diagnostics, limit: int
 ) -> HostEntry | None:
     if node.tag != "tag:yaml.org,2002:str":
         diags.error(
@@ -197,14 +224,14 @@ def _host_from_scalar(
         )
         return None
     loc = source.loc(node)
-    names = _expand_names(node.value, loc, f"{path}.name", diags)
+    names = _expand_names(node.value, loc, f"{path}.name", diags, limit)
     if names is None:
         return None
     return HostEntry(names, loc, path, None, None, [], Layer(f"host entry {path}"))
 
 
 def _host_from_mapping(
-    source: Source, node: Node, path: str, diags: Diagnostics
+    source: Source, node: Node, path: str, diags: Diagnostics, limit: int
 ) -> HostEntry | None:
     fields = Fields(source, node, path, diags, HOST_FIELDS, required=("name",))
     if not fields.ok:
@@ -214,13 +241,13 @@ def _host_from_mapping(
     groups = fields.str_list("groups") or []
     if name is None:
         return None
-    names = _expand_names(name, fields.loc("name"), fields.field_path("name"), diags)
+    names = _expand_names(name, fields.loc("name"), fields.field_path("name"), diags, limit)
     if names is None:
         return None
     addresses = None
     address = fields.str("address")
     if address is not None:
-        addresses = _expand_addresses(address, len(names), fields)
+        addresses = _expand_addresses(address, len(names), fields, limit)
     return HostEntry(
         names,
         source.loc(node),
@@ -232,7 +259,7 @@ def _host_from_mapping(
     )
 
 
-def _expand_addresses(pattern: str, count: int, fields: Fields) -> list[str] | None:
+def _expand_addresses(pattern: str, count: int, fields: Fields, limit: int) -> list[str] | None:
     if "[" not in pattern:
         if count > 1:
             fields.error(
@@ -243,7 +270,7 @@ def _expand_addresses(pattern: str, count: int, fields: Fields) -> list[str] | N
         addresses = [pattern]
     else:
         try:
-            addresses = expand(pattern)
+            addresses = expand(pattern, limit)
         except NodeSetError as exc:
             fields.error("address", str(exc))
             return None

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from dcctl.inventory.diagnostics import Diagnostics, Loc, did_you_mean
 from dcctl.inventory.model import DOMAIN_KINDS, Domain, Feed, Pdu, Rack, Room, Row, Site
 from dcctl.inventory.read_hosts import GROUP_NAME
 from dcctl.inventory.references import expand_host_refs
 from dcctl.inventory.sources import Document
-from dcctl.inventory.yaml_source import Fields
 from dcctl.model.nodeset import NodeSet
+from dcctl.source.diagnostics import Diagnostics, Loc, did_you_mean
+from dcctl.source.reader import Fields
 
 _SITE_FIELDS = ("name", "description", "feeds", "rooms")
 _FEED_FIELDS = ("name", "panel", "voltage", "amps", "phase", "max_utilization")

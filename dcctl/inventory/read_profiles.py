@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dcctl.inventory.diagnostics import Diagnostics, Loc
 from dcctl.inventory.model import GpuSpec, InfinibandSpec, NicSpec, PowerLimits, Profile
 from dcctl.inventory.sources import Document
-from dcctl.inventory.yaml_source import Fields, mapping_items
+from dcctl.source.diagnostics import Diagnostics, Loc
+from dcctl.source.reader import Fields, mapping_items
 
 _PROFILE_FIELDS = (
     "description",

@@ -6,8 +6,8 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 
 from dcctl.errors import NodeSetError
-from dcctl.inventory.diagnostics import Diagnostics, Loc, did_you_mean
 from dcctl.model.nodeset import expand, split_items
+from dcctl.source.diagnostics import Diagnostics, Loc, did_you_mean
 
 
 def expand_host_refs(

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from dcctl.errors import NodeSetError, SelectionError
-from dcctl.inventory.diagnostics import did_you_mean
 from dcctl.model.nodeset import NodeSet, expand
+from dcctl.source.diagnostics import did_you_mean
 
 if TYPE_CHECKING:
     from dcctl.inventory.model import Inventory

@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dcctl.inventory.diagnostics import Diagnostics, Loc
-from dcctl.inventory.yaml_source import Fields, Source, compose_file
+from dcctl.source.diagnostics import Diagnostics, Loc
+from dcctl.source.reader import Fields, Source, compose_file
 
 #: Top-level sections of an inventory file.
 SECTIONS: tuple[str, ...] = (

@@ -20,10 +20,11 @@ from collections.abc import Iterable, Iterator
 from functools import cached_property, lru_cache
 from itertools import product
 
-from dcctl.errors import NodeSetError
+from dcctl.errors import NodeSetError, NodeSetTooLargeError
 
-#: The largest number of names one pattern may expand to; larger is almost surely a typo.
-MAX_EXPANSION = 1_000_000
+#: The largest number of names one pattern may expand to by default; well above any real site,
+#: and larger is almost surely a typo (``gpu[000001-999999]``). Callers may pass their own limit.
+MAX_EXPANSION = 200_000
 
 _DIGITS = re.compile(r"(\d+)")
 _NUMERIC_PIECE = re.compile(r"^(\d+)(?:-(\d+))?(?:/(\d+))?$")
@@ -48,7 +49,7 @@ def _pad_of(digits: str) -> int:
     return len(digits) if len(digits) > 1 and digits[0] == "0" else 0
 
 
-def _expand_piece(piece: str, pattern: str) -> list[str]:
+def _expand_piece(piece: str, pattern: str, limit: int = MAX_EXPANSION) -> list[str]:
     """Expand one comma-separated piece of a bracket (``001-128``, ``7``, ``a-d``, ``1-9/2``)."""
     piece = piece.strip()
     m = _NUMERIC_PIECE.match(piece)
@@ -69,9 +70,9 @@ def _expand_piece(piece: str, pattern: str) -> list[str]:
             )
         if step <= 0:
             raise NodeSetError(f"range '{piece}' in '{pattern}' has a step of 0")
-        if (end - start) // step + 1 > MAX_EXPANSION:
-            raise NodeSetError(
-                f"range '{piece}' in '{pattern}' expands to more than {MAX_EXPANSION:,} names"
+        if (end - start) // step + 1 > limit:
+            raise NodeSetTooLargeError(
+                f"range '{piece}' in '{pattern}' expands to more than {limit:,} names"
             )
         return [f"{n:0{pad}d}" for n in range(start, end + 1, step)]
     m = _LETTER_PIECE.match(piece)
@@ -132,7 +133,7 @@ def _split_top_level(pattern: str, strip: bool = True) -> list[str]:
     return [item.strip() for item in items] if strip else items
 
 
-def expand_item(item: str, pattern: str | None = None) -> list[str]:
+def expand_item(item: str, pattern: str | None = None, limit: int = MAX_EXPANSION) -> list[str]:
     """Expand one item without top-level commas (``r[a-d]n[1-4]``) to its names, in order."""
     pattern = pattern if pattern is not None else item
     segments: list[list[str]] = []
@@ -148,27 +149,28 @@ def expand_item(item: str, pattern: str | None = None) -> list[str]:
         inner = item[open_at + 1 : close_at]
         values: list[str] = []
         for piece in inner.split(","):
-            values.extend(_expand_piece(piece, pattern))
+            values.extend(_expand_piece(piece, pattern, limit))
         segments.append(values)
         pos = close_at + 1
     total = 1
     for seg in segments:
         total *= len(seg)
-    if total > MAX_EXPANSION:
-        raise NodeSetError(f"'{pattern}' expands to {total:,} names, more than {MAX_EXPANSION:,}")
+    if total > limit:
+        raise NodeSetTooLargeError(f"'{pattern}' expands to {total:,} names, more than {limit:,}")
     return ["".join(parts) for parts in product(*segments)]
 
 
-def expand(pattern: str) -> list[str]:
+def expand(pattern: str, limit: int = MAX_EXPANSION) -> list[str]:
     """Expand a pattern to its names in written order, keeping duplicates.
 
-    Raises :class:`NodeSetError` on malformed, empty or absurdly large patterns.
+    Raises :class:`NodeSetError` on malformed, empty or patterns of more than ``limit`` names
+    (checked range by range before anything is built, so a huge range costs nothing).
     """
-    return list(_expand_cached(pattern))
+    return list(_expand_cached(pattern, limit))
 
 
 @lru_cache(maxsize=4096)
-def _expand_cached(pattern: str) -> tuple[str, ...]:
+def _expand_cached(pattern: str, limit: int) -> tuple[str, ...]:
     """Expansion, memoised: inventories repeat a rack's pattern in its PDUs and domains."""
     if not pattern or not pattern.strip():
         raise NodeSetError("empty node pattern")
@@ -182,9 +184,9 @@ def _expand_cached(pattern: str) -> tuple[str, ...]:
             raise NodeSetError(f"empty item in '{pattern}' (stray comma?)")
         if _SPACE.search(item):
             raise NodeSetError(f"whitespace inside name '{item}' in '{pattern}'")
-        names.extend(expand_item(item, pattern))
-        if len(names) > MAX_EXPANSION:
-            raise NodeSetError(f"'{pattern}' expands to more than {MAX_EXPANSION:,} names")
+        names.extend(expand_item(item, pattern, limit))
+        if len(names) > limit:
+            raise NodeSetTooLargeError(f"'{pattern}' expands to more than {limit:,} names")
     return tuple(names)
 
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dcctl.errors import InventoryError, PlanError, SelectionError
-from dcctl.inventory.diagnostics import did_you_mean
+from dcctl.errors import ClassMapError, PlanError, SelectionError
 from dcctl.inventory.model import Inventory
-from dcctl.inventory.yaml_source import Fields, mapping_items, read_document, to_plain
 from dcctl.planning.power_problem import Assignment
 from dcctl.planning.workloads import WorkloadClass, all_classes, curve_from_points
+from dcctl.source.diagnostics import did_you_mean
+from dcctl.source.reader import Fields, mapping_items, read_document, to_plain
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def default_class_map(inventory: Inventory) -> ClassMap:
 
 def read_class_map(path: Path, inventory: Inventory) -> ClassMap:
     """Read a class map; problems are reported with file:line:column like inventory errors."""
-    source, node, diags = read_document(path, "class map")
+    source, node, diags = read_document(path, ClassMapError)
     root = Fields(source, node, "", diags, ("classes", "assign", "default", "floors"))
     extra: dict[str, WorkloadClass] = {}
     classes_node = root.value_node("classes")
@@ -95,5 +95,5 @@ def read_class_map(path: Path, inventory: Inventory) -> ClassMap:
             if value is not None:
                 floors[name] = float(value)
     if diags.errors:
-        raise InventoryError(diags.sorted(), f"class map {path} is invalid")
+        raise ClassMapError(diags.sorted(), f"class map {path} is invalid")
     return ClassMap(known, assignments, floors)

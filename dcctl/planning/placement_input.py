@@ -29,12 +29,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dcctl.errors import InputError, InventoryError
-from dcctl.inventory.diagnostics import did_you_mean
+from dcctl.errors import AllocationsFileError, InputError, JobsFileError
 from dcctl.inventory.model import Inventory
-from dcctl.inventory.yaml_source import Fields, read_document
 from dcctl.planning.gpu_state import MILLI
 from dcctl.planning.placement_problem import RACK, Job
+from dcctl.source.diagnostics import did_you_mean
+from dcctl.source.reader import Fields, read_document
 
 _JOB_FIELDS = ("name", "replicas", "gpus", "cpus", "memory_gib", "models", "priority", "same",
                "spread", "avoid_findings")  # fmt: skip
@@ -51,7 +51,7 @@ def topology_kinds(inventory: Inventory) -> set[str]:
 
 def read_jobs(path: Path, inventory: Inventory) -> list[Job]:
     """Read a jobs file; every problem is reported with file:line:column and field."""
-    source, node, diags = read_document(path, "jobs file")
+    source, node, diags = read_document(path, JobsFileError)
     root = Fields(source, node, "", diags, ("jobs",), ("jobs",))
     models = {p.gpu.model for p in inventory.profiles.values() if p.gpu is not None}
     kinds = topology_kinds(inventory)
@@ -116,7 +116,7 @@ def read_jobs(path: Path, inventory: Inventory) -> list[Job]:
             )
         )
     if diags.errors:
-        raise InventoryError(diags.sorted(), f"jobs file {path} is invalid")
+        raise JobsFileError(diags.sorted(), f"jobs file {path} is invalid")
     if not jobs:
         raise InputError(f"{path}: no jobs to place")
     return jobs
@@ -127,7 +127,7 @@ Usage = dict[str, dict[str, Any]]  # host → {"gpus": {index: milli used}, "cpu
 
 def read_allocations(path: Path, inventory: Inventory) -> Usage:
     """Read current allocations; a host or GPU the inventory does not have is an error."""
-    source, node, diags = read_document(path, "allocations file")
+    source, node, diags = read_document(path, AllocationsFileError)
     root = Fields(source, node, "", diags, ("allocations",), ("allocations",))
     usage: Usage = {}
     for i, item in enumerate(root.sequence("allocations") or []):
@@ -170,7 +170,7 @@ def read_allocations(path: Path, inventory: Inventory) -> Usage:
         entry["cpu"] += round((f.number("cpus", minimum=0, maximum=100_000) or 0) * MILLI)
         entry["mem"] += round((f.number("memory_gib", minimum=0, maximum=1_000_000) or 0) * 1024)
     if diags.errors:
-        raise InventoryError(diags.sorted(), f"allocations file {path} is invalid")
+        raise AllocationsFileError(diags.sorted(), f"allocations file {path} is invalid")
     return usage
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dcctl.inventory.diagnostics import Loc
 from dcctl.planning.gpu_state import MILLI
+from dcctl.source.diagnostics import Loc
 
 RACK = "rack"
 

@@ -23,9 +23,7 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from dcctl.errors import InventoryError, PlaybookError
-from dcctl.inventory.diagnostics import Diagnostics, Loc, did_you_mean
-from dcctl.inventory.yaml_source import Fields, Source, mapping_items, read_document, to_plain
+from dcctl.errors import PlaybookError, PlaybookFileError
 from dcctl.playbook.resources.base import Resource
 from dcctl.playbook.resources.files import FileResource, LineResource
 from dcctl.playbook.resources.gpu import (
@@ -42,6 +40,8 @@ from dcctl.playbook.resources.services import (
 )
 from dcctl.playbook.resources.system import CommandResource, SysctlResource
 from dcctl.playbook.template import Vars, render
+from dcctl.source.diagnostics import Diagnostics, Loc, did_you_mean
+from dcctl.source.reader import Fields, Source, mapping_items, read_document, to_plain
 
 DEFAULT_SYSCTL_FILE = "/etc/sysctl.d/90-dcctl.conf"
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -98,7 +98,7 @@ class Playbook:
 
 def read_playbook(path: Path) -> Playbook:
     """Parse and check a playbook file; every problem is reported with file:line:column."""
-    source, node, diags = read_document(path, "playbook")
+    source, node, diags = read_document(path, PlaybookFileError)
     root = Fields(source, node, "", diags, ("name", "hosts", "become", "vars", "resources"),
                   ("hosts", "resources"))  # fmt: skip
     variables, secrets = _read_vars(source, root.value_node("vars"), diags)
@@ -109,7 +109,7 @@ def read_playbook(path: Path) -> Playbook:
         if spec is not None:
             specs.append(spec)
     if diags.errors:
-        raise InventoryError(diags.sorted(), f"playbook {path} is invalid")
+        raise PlaybookFileError(diags.sorted(), f"playbook {path} is invalid")
     return Playbook(
         name=root.str("name") or path.stem,
         hosts=root.str("hosts") or "",

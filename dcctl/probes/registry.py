@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dcctl.errors import InputError
-from dcctl.inventory.diagnostics import did_you_mean
 from dcctl.probes.base import Probe
 from dcctl.probes.gpu import GpuProbe
 from dcctl.probes.network import NetworkProbe
 from dcctl.probes.security import SecurityProbe
 from dcctl.probes.storage import StorageProbe
 from dcctl.probes.system import SystemProbe
+from dcctl.source.diagnostics import did_you_mean
 
 PROBES: dict[str, Probe] = {
     p.name: p for p in (GpuProbe(), NetworkProbe(), SystemProbe(), StorageProbe(), SecurityProbe())

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from dcctl.inventory.diagnostics import Diagnostic
+from dcctl.source.diagnostics import Diagnostic
 
 
 def _plural(n: int, word: str) -> str:

@@ -1,6 +1,6 @@
 """Reading YAML nodes field by field, so every error can point at its file:line:column.
 
-Files are composed into nodes by :mod:`dcctl.inventory.yaml_compose` (no arbitrary Python
+Files are composed into nodes by :mod:`dcctl.source.compose` (no arbitrary Python
 objects are ever constructed); :class:`Fields` then reads one mapping against the field names a
 schema allows, turning unknown fields, duplicate keys and wrong types into diagnostics.
 """
@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from dcctl.errors import InventoryError
-from dcctl.inventory.diagnostics import Diagnostics, Loc, did_you_mean
-from dcctl.inventory.yaml_compose import compose_text
+from dcctl.errors import InputFileError
+from dcctl.source.compose import compose_text
+from dcctl.source.diagnostics import Diagnostics, Loc, did_you_mean
 
 #: Largest inventory file accepted.
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -91,18 +91,19 @@ def compose_file(source: Source, diags: Diagnostics) -> Node | None:
     return compose_text(text, source, diags)
 
 
-def read_document(path: Path, what: str) -> tuple[Source, Node, Diagnostics]:
+def read_document(path: Path, error: type[InputFileError]) -> tuple[Source, Node, Diagnostics]:
     """Compose a whole YAML file (a playbook, a class map) for reading with :class:`Fields`.
 
-    A missing, empty or broken file raises InventoryError carrying located diagnostics.
+    A missing, empty or broken file raises ``error`` (the file kind's subclass of
+    :class:`InputFileError`) carrying located diagnostics.
     """
     diags = Diagnostics()
     source = Source(path, str(path))
     node = compose_file(source, diags) if path.is_file() else None
     if node is None:
         if not diags.errors:
-            diags.error(None, "", f"{path}: no such {what} (or it is empty)")
-        raise InventoryError(diags.items, f"{what} {path} is invalid")
+            diags.error(None, "", f"{path}: no such {error.kind} (or it is empty)")
+        raise error(diags.items, f"{error.kind} {path} is invalid")
     return source, node, diags
 
 

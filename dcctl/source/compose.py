@@ -4,6 +4,8 @@
 stack (a crash, not an exception), and it resolves every scalar's type eagerly. This composer is
 a loop over events that bounds the depth, refuses recursive aliases, and sizes aliased values as
 each collection closes, so an alias bomb ("billion laughs") is refused before anything expands.
+Explicit tags (``!!timestamp x``, ``!!float ""``, ``!custom``) are refused where they stand: every
+value is typed by YAML's plain rules and then checked by the reader of its file kind.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from yaml.events import (
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from dcctl.inventory.diagnostics import Diagnostics, Loc
+from dcctl.source.diagnostics import Diagnostics, Loc
 
 if TYPE_CHECKING:
-    from dcctl.inventory.yaml_source import Source
+    from dcctl.source.reader import Source
 
 #: Largest number of nodes a document may hold once aliases are expanded.
 MAX_EXPANDED_NODES = 5_000_000
@@ -57,6 +59,15 @@ def compose_text(text: str, source: Source, diags: Diagnostics) -> Node | None:
 
 class _Refused(Exception):
     """Composition stopped; the reason is already in the diagnostics."""
+
+
+_TAGGED = (ScalarEvent, SequenceStartEvent, MappingStartEvent)
+
+
+def _short_tag(tag: str) -> str:
+    """``!!timestamp`` for YAML's own tags, the tag as written otherwise."""
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix) :] if tag.startswith(prefix) else tag
 
 
 def _implicit_tag(value: str) -> str:
@@ -97,6 +108,12 @@ class _Composer:
         for event in yaml.parse(text, Loader=_Loader):
             kind = type(event)
             node: Node
+            if kind in _TAGGED and event.tag not in (None, "!"):
+                self.refuse(
+                    event.start_mark,
+                    f"explicit YAML tag '{_short_tag(event.tag)}' is not accepted: write the value "
+                    "plainly (quote it to make it text)",
+                )
             if kind is ScalarEvent:
                 tag = event.tag
                 if tag is None or tag == "!":
@@ -114,11 +131,9 @@ class _Composer:
                 if len(stack) >= MAX_DEPTH:
                     self.refuse(event.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
                 if kind is SequenceStartEvent:
-                    tag = event.tag if event.tag not in (None, "!") else _SEQ
-                    node = SequenceNode(tag, [], event.start_mark, None, event.flow_style)
+                    node = SequenceNode(_SEQ, [], event.start_mark, None, event.flow_style)
                 else:
-                    tag = event.tag if event.tag not in (None, "!") else _MAP
-                    node = MappingNode(tag, [], event.start_mark, None, event.flow_style)
+                    node = MappingNode(_MAP, [], event.start_mark, None, event.flow_style)
                 if event.anchor is not None:
                     self.anchors[event.anchor] = node
                 stack.append(node)
