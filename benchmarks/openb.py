@@ -6,11 +6,12 @@ capacity (traces already above it are cut there). Pods arrive one at a time and 
 a pod fits a node only if CPU, memory, GPU model and GPUs fit. The figure is the GPU allocation
 ratio: allocated GPU milli over all GPUs × 1000, after arrivals reach 100 % and 130 % of capacity.
 
-Policies: ``dcctl`` (dcctl.planning.online: fragmentation plus a best-fit term, look-ahead
+Policies: ``dcctl`` (dcctl.planning.sharing.online: fragmentation plus a best-fit term, look-ahead
 batches), and the baselines re-implemented from the simulator's plugins: ``bestfit``
 (kube-scheduler integer score Σ ½·free/maxSpec over CPU and GPU, ties at random, best-fit GPU),
 ``random`` (a uniformly random feasible node) and ``fgd`` (integer sigmoid of the fragmentation
-drop, ties at random). ``--mode offline`` gives dcctl all pods at once (dcctl.planning.offline:
+drop, ties at random). ``--mode offline`` gives dcctl all pods at once
+(dcctl.planning.sharing.offline:
 CP-SAT on node classes chooses which pods to place, the fragmentation placer packs them, then
 offers the rest); it is reported apart, with the class model's bound (a true ceiling), and is
 not an online result. ``--time-limit`` is CP-SAT's there.
@@ -38,16 +39,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dcctl.planning.cpsat import SolverOptions
-from dcctl.planning.fragmentation import Fragmentation, FragmentationScorer, typical_shapes
 from dcctl.planning.gpu_state import GpuClusterState, NodeSpec, Shape
-from dcctl.planning.offline import plan_offline
-from dcctl.planning.online import (
+from dcctl.planning.sharing.fragmentation import Fragmentation, FragmentationScorer, typical_shapes
+from dcctl.planning.sharing.offline import plan_offline
+from dcctl.planning.sharing.online import (
     FragmentationPlacer,
     Placement,
     best_fit_residual,
     gpu_ids_for,
 )
+from dcctl.planning.solver_options import SolverOptions
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "openb"
 TUNE = 1.3

@@ -23,10 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dcctl.inventory.loader import load_inventory
-from dcctl.planning.cpsat import SolverOptions
-from dcctl.planning.placement import build_problem, plan_placement
-from dcctl.planning.placement_input import read_jobs
-from dcctl.planning.placement_problem import make_units
+from dcctl.planning.placement.input_files import read_jobs
+from dcctl.planning.placement.plan import build_problem, plan_placement
+from dcctl.planning.placement.problem import make_units
+from dcctl.planning.solver_options import SolverOptions
 
 
 def inventory_yaml(hosts: int) -> str:

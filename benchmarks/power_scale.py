@@ -25,10 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dcctl.inventory.loader import load_inventory
-from dcctl.planning.cpsat import SolverOptions
-from dcctl.planning.power_plan import solve_plan
-from dcctl.planning.power_problem import Assignment, build_power_problem
-from dcctl.planning.workloads import BUILTIN
+from dcctl.planning.power.plan import solve_plan
+from dcctl.planning.power.problem import Assignment, build_power_problem
+from dcctl.planning.power.workloads import BUILTIN
+from dcctl.planning.solver_options import SolverOptions
 
 GPUS_PER_HOST = 4
 BASELINE_W = 1200

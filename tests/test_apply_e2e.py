@@ -16,7 +16,7 @@ from dcctl.inventory.loader import load_inventory
 from dcctl.playbook.executor import apply_plan, batches, inventory_lock
 from dcctl.playbook.planner import plan_playbook
 from dcctl.playbook.schema import read_playbook
-from dcctl.probes.fleet import make_transport
+from dcctl.survey.fleet import make_transport
 from dcctl.transport.hostkeys import host_id
 from dcctl.transport.ssh import SshContext
 from tests.sshd_harness import SshServer, new_key, sshd_available

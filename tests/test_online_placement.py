@@ -11,9 +11,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dcctl.planning.fragmentation import Fragmentation, FragmentationScorer, typical_shapes
 from dcctl.planning.gpu_state import GpuClusterState, NodeSpec, Shape
-from dcctl.planning.online import FragmentationPlacer, batch_order
+from dcctl.planning.sharing.fragmentation import Fragmentation, FragmentationScorer, typical_shapes
+from dcctl.planning.sharing.online import FragmentationPlacer, batch_order
 
 ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "fixtures" / "openb-mini"
@@ -112,8 +112,8 @@ def test_openb_protocol_and_harness_on_a_sample(capsys):
 
 
 def test_offline_plan_on_a_sample_is_valid_and_within_its_bound():
-    from dcctl.planning.cpsat import SolverOptions
-    from dcctl.planning.offline import pack_order, plan_offline
+    from dcctl.planning.sharing.offline import pack_order, plan_offline
+    from dcctl.planning.solver_options import SolverOptions
 
     nodes = openb.read_nodes(MINI)
     pods = openb.read_pods(MINI, "default")
@@ -149,7 +149,7 @@ def test_a_big_enough_batch_is_its_own_fragmentation_workload():
     # GPU 1 already holds 400 of 1000. Against the usual workload (whole GPUs) a 500 share
     # belongs on GPU 1, keeping GPU 0 whole; against a batch of 500 shares it belongs on GPU 0,
     # which leaves room for another 500 on each GPU instead of a useless 100 on GPU 1.
-    from dcctl.planning.online import BATCH_MEASURE_MIN
+    from dcctl.planning.sharing.online import BATCH_MEASURE_MIN
 
     half = Shape(cpu_milli=100, memory_mib=0, gpus=1, milli=500)
     first_gpu = {}

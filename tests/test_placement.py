@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from dcctl.cli import app
 from dcctl.errors import AllocationsFileError, ExitCode, InputError, JobsFileError
 from dcctl.inventory.loader import load_inventory
-from dcctl.planning.cpsat import SolverOptions
-from dcctl.planning.placement import build_problem, plan_placement
-from dcctl.planning.placement_input import read_allocations, read_jobs
+from dcctl.planning.placement.input_files import read_allocations, read_jobs
+from dcctl.planning.placement.plan import build_problem, plan_placement
+from dcctl.planning.solver_options import SolverOptions
 from dcctl.render.placement import plan_document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,7 +231,7 @@ def test_identical_jobs_are_aggregated_and_plans_are_deterministic(tmp_path):
     # 46 GPUs asked of 40: the gang and 24 single-GPU jobs fill every GPU.
     assert first["solver"]["objective"] == 40
     assert sum(j["placed"] for j in first["jobs"]) == 25
-    from dcctl.planning.placement_problem import make_units
+    from dcctl.planning.placement.problem import make_units
 
     inv = load_inventory(tmp_path / "inv.yaml")
     problem = build_problem(inv, read_jobs(tmp_path / "jobs.yaml", inv))

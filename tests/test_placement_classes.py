@@ -13,11 +13,10 @@ from collections import defaultdict
 
 import pytest
 
-from dcctl.planning.cpsat import SolverOptions
 from dcctl.planning.gpu_state import MILLI
-from dcctl.planning.placement import PlacementPlan, plan_placement
-from dcctl.planning.placement_classes import AGGREGATE_FROM, node_classes
-from dcctl.planning.placement_problem import (
+from dcctl.planning.placement.classes import AGGREGATE_FROM, node_classes
+from dcctl.planning.placement.plan import PlacementPlan, plan_placement
+from dcctl.planning.placement.problem import (
     Job,
     PlacementProblem,
     PlaceNode,
@@ -26,6 +25,7 @@ from dcctl.planning.placement_problem import (
     minimal_gpu_shapes,
     stranded_milli,
 )
+from dcctl.planning.solver_options import SolverOptions
 
 OPTIONS = SolverOptions(time_limit_s=1, workers=1, seed=0)
 

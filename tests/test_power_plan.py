@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 from dcctl.cli import app
 from dcctl.errors import ClassMapError, ExitCode, InventoryError, PlanError
 from dcctl.inventory.loader import load_inventory
-from dcctl.planning.class_map import read_class_map
-from dcctl.planning.cpsat import SolverOptions
-from dcctl.planning.power_plan import plan_power
-from dcctl.planning.power_problem import Assignment, cap_levels
-from dcctl.planning.workloads import BUILTIN, WorkloadClass
+from dcctl.planning.power.class_map import read_class_map
+from dcctl.planning.power.plan import plan_power
+from dcctl.planning.power.problem import Assignment, cap_levels
+from dcctl.planning.power.workloads import BUILTIN, WorkloadClass
+from dcctl.planning.solver_options import SolverOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "inventory" / "example.yaml"

@@ -208,7 +208,7 @@ def test_proxy_jump_shares_one_bastion_transport(env):
     try:
         outputs = []
         for name in ("behind", "behind2"):
-            transport = SshTransport(inventory.hosts[name], context)
+            transport = SshTransport(name, context.endpoint(inventory.hosts[name].target), context)
             transport.connect()
             outputs.append(transport.run(Command.of(["uname", "-s"]), timeout=5).stdout.strip())
             transport.close()
@@ -221,7 +221,9 @@ def test_proxy_jump_shares_one_bastion_transport(env):
 def test_hostile_arguments_reach_the_host_literally(env, tmp_path):
     inventory = load_inventory(env["inventory"])
     context = SshContext(known_hosts=KnownHosts(env["home"] / ".ssh" / "known_hosts"))
-    transport = SshTransport(inventory.hosts["healthy"], context)
+    transport = SshTransport(
+        "healthy", context.endpoint(inventory.hosts["healthy"].target), context
+    )
     try:
         hostile = "; rm -rf /nonexistent $(touch /tmp/dcctl-pwned) `id` \n'\"\\"
         result = transport.run(Command.of(["printf", "%s", hostile]), timeout=5)

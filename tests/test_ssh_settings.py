@@ -41,7 +41,7 @@ def test_inventory_over_ssh_config(tmp_path):
     )
     hosts = load_inventory(inv).hosts
     context = SshContext(known_hosts=KnownHosts(tmp_path / "kh", None), config_path=config)
-    gpu1 = context.endpoint(hosts["gpu1"])
+    gpu1 = context.endpoint(hosts["gpu1"].target)
     assert (gpu1.hostname, gpu1.user, gpu1.port, gpu1.proxy_jump, gpu1.connect_timeout) == (
         "gpu1.dc.example.net",
         "cfguser",
@@ -50,7 +50,7 @@ def test_inventory_over_ssh_config(tmp_path):
         7.0,
     )
     assert gpu1.identities[0].endswith("/.ssh/cfg_key")
-    gpu2 = context.endpoint(hosts["gpu2"])
+    gpu2 = context.endpoint(hosts["gpu2"].target)
     assert (gpu2.hostname, gpu2.user, gpu2.port, gpu2.proxy_jump, gpu2.host_key_policy) == (
         "10.0.0.2",
         "ops",
@@ -58,7 +58,7 @@ def test_inventory_over_ssh_config(tmp_path):
         None,
         "accept-new",
     )
-    login = context.endpoint(hosts["login"])
+    login = context.endpoint(hosts["login"].target)
     assert (login.hostname, login.user, login.port, login.host_key_policy) == (
         "login",
         "fallback",

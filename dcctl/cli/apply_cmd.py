@@ -55,8 +55,8 @@ def apply(
     from dcctl.playbook.executor import apply_plan, resume_skip
     from dcctl.playbook.planner import plan_playbook
     from dcctl.playbook.schema import read_playbook
-    from dcctl.probes.fleet import make_transport
     from dcctl.render.plan import render_plan
+    from dcctl.survey.fleet import make_transport
     from dcctl.transport.ssh import SshContext
 
     state: State = ctx.obj
@@ -86,8 +86,8 @@ def apply(
     def health(hosts: list[str]) -> dict[str, set[str]]:
         """Warning-or-worse findings (and not-ok status) per host, from a quick probe."""
         from dcctl.checks.findings import Severity
-        from dcctl.probes.fleet import ProbeOptions, probe_fleet
         from dcctl.probes.registry import select_probes
+        from dcctl.survey.fleet import ProbeOptions, probe_fleet
 
         reports = probe_fleet(
             inventory, hosts, select_probes(["gpu", "storage"]), ProbeOptions(forks=forks),

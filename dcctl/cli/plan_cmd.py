@@ -15,7 +15,7 @@ from dcctl.errors import ExitCode, InputError
 from dcctl.render.console import write_json, write_jsonl
 
 if TYPE_CHECKING:
-    from dcctl.planning.cpsat import SolverOptions
+    from dcctl.planning.solver_options import SolverOptions
 
 app = typer.Typer(name="plan", help="Plan placement and power.", no_args_is_help=True)
 
@@ -47,7 +47,7 @@ def parse_fraction(text: str, what: str) -> float:
 
 def solver_options(time_limit: float, workers: int, seed: int, gap: str) -> SolverOptions:
     """The solver options both planners take from the command line."""
-    from dcctl.planning.cpsat import SolverOptions
+    from dcctl.planning.solver_options import SolverOptions
 
     return SolverOptions(
         time_limit_s=time_limit,
@@ -121,14 +121,14 @@ def place(
 
     Exit status 0 when every job is placed; 1 when some are left out (each with its reason).
     """
-    from dcctl.planning.placement import build_problem, plan_placement
-    from dcctl.planning.placement_input import (
+    from dcctl.planning.placement.input_files import (
         allocations_from_probe,
         findings_from_probe,
         merge_usage,
         read_allocations,
         read_jobs,
     )
+    from dcctl.planning.placement.plan import build_problem, plan_placement
     from dcctl.render.placement import plan_document, render_placement_plan
 
     state: State = ctx.obj
@@ -188,9 +188,9 @@ def power(
 
     Exit status 0 with a plan; 1 when no caps suffice (the racks that must shed load are listed).
     """
-    from dcctl.planning.class_map import default_class_map, read_class_map
-    from dcctl.planning.power_plan import plan_power
-    from dcctl.planning.power_playbook import power_playbook
+    from dcctl.planning.power.class_map import default_class_map, read_class_map
+    from dcctl.planning.power.plan import plan_power
+    from dcctl.planning.power.playbook import power_playbook
     from dcctl.render.power import plan_document, render_power_plan
 
     state: State = ctx.obj
@@ -199,7 +199,7 @@ def power(
     classes = read_class_map(class_map, inventory) if class_map else default_class_map(inventory)
     measured = None
     if probe_results is not None:
-        from dcctl.planning.power_problem import limits_from_probe
+        from dcctl.planning.power.problem import limits_from_probe
 
         try:
             documents = json.loads(probe_results.read_text())

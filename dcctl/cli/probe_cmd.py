@@ -52,11 +52,11 @@ def probe(
     Exit status: 0 all fine, 1 findings (warning or worse), 3 some hosts not ok.
     """
     # Imported here: paramiko and the probes cost ~0.2 s to import, which other commands skip.
-    from dcctl.probes.fleet import ProbeOptions, analyze_bundles, probe_fleet, save_bundles
     from dcctl.probes.registry import select_probes
     from dcctl.probes.summary import report_document
     from dcctl.render.probe import render_probe_reports
     from dcctl.render.progress import ProgressDisplay
+    from dcctl.survey.fleet import ProbeOptions, analyze_bundles, probe_fleet, save_bundles
 
     state: State = ctx.obj
     chosen = select_probes(probes.split(",") if probes else None)

@@ -13,13 +13,12 @@ from typing import Any, Literal
 from dcctl.inventory.selection import select
 from dcctl.model.nodeset import NodeSet
 from dcctl.source.diagnostics import Diagnostic, Loc
+from dcctl.transport.target import SshSettings, Target
 
 Transport = Literal["ssh", "local"]
-HostKeyPolicy = Literal["strict", "accept-new"]
 Phase = Literal["single", "three"]
 
 TRANSPORTS: tuple[str, ...] = ("ssh", "local")
-HOST_KEY_POLICIES: tuple[str, ...] = ("strict", "accept-new")
 DOMAIN_KINDS: tuple[str, ...] = (
     "nvlink",
     "leaf_switch",
@@ -40,18 +39,6 @@ class Setting:
     def source(self) -> str:
         """``file:line:col (origin)`` or just the origin for built-in values."""
         return f"{self.loc} ({self.origin})" if self.loc else self.origin
-
-
-@dataclass(frozen=True, slots=True)
-class SshSettings:
-    """How to reach a host over SSH; unset fields fall back to ``~/.ssh/config``."""
-
-    user: str | None = None
-    port: int | None = None
-    identity_file: str | None = None
-    proxy_jump: str | None = None
-    host_key_policy: HostKeyPolicy = "strict"
-    connect_timeout: float | None = None
 
 
 SSH_FIELDS: tuple[str, ...] = (
@@ -257,6 +244,17 @@ class Host:
     vars: dict[str, Any]
     settings: dict[str, Setting]
     loc: Loc
+
+    @property
+    def target(self) -> Target:
+        """What a transport needs to reach this host.
+
+        An address written in the inventory wins over ``~/.ssh/config``'s HostName.
+        """
+        written = self.settings.get("address")
+        return Target(
+            self.name, self.address, self.ssh, written is not None and written.loc is not None
+        )
 
 
 @dataclass

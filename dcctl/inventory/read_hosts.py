@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from yaml.nodes import Node, ScalarNode
 
 from dcctl.errors import NodeSetError, NodeSetTooLargeError
-from dcctl.inventory.model import HOST_KEY_POLICIES, SSH_FIELDS, TRANSPORTS, Setting
+from dcctl.inventory.model import SSH_FIELDS, TRANSPORTS, Setting
 from dcctl.inventory.sources import Document
 from dcctl.model.nodeset import MAX_EXPANSION, expand
 from dcctl.source.diagnostics import Diagnostics, Loc
 from dcctl.source.reader import Fields, Source, kind_of, mapping_items, to_plain
+from dcctl.transport.target import HOST_KEY_POLICIES
 
 #: Environment variable that raises (or lowers) the hosts one inventory file may define.
 MAX_HOSTS_ENV = "DCCTL_MAX_HOSTS"

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from dcctl.errors import SelectionError
-from dcctl.inventory.model import SSH_FIELDS, Group, Host, Profile, Setting, SshSettings
+from dcctl.inventory.model import SSH_FIELDS, Group, Host, Profile, Setting
 from dcctl.inventory.read_hosts import GroupDecl, HostEntry, Layer
 from dcctl.inventory.read_physical import PhysicalTree
 from dcctl.inventory.references import expand_host_refs
 from dcctl.inventory.selection import GroupIndex
 from dcctl.model.nodeset import NodeSet
 from dcctl.source.diagnostics import Diagnostics, Loc, did_you_mean
+from dcctl.transport.target import SshSettings
 
 
 @dataclass(frozen=True)

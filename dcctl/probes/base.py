@@ -60,13 +60,36 @@ Outputs = Mapping[str, Output]
 
 
 class Probe(Protocol):
-    """A probe: a name, its steps, and a parser from their outputs to a JSON-ready result."""
+    """A probe: a name, its steps, a parser from their outputs to a typed result, a summary."""
 
     name: str
     steps: tuple[Step, ...]
 
     def parse(self, outputs: Outputs) -> Any:
         """Parse outputs (keyed by step key) into the probe's typed result."""
+
+    def summarize(self, result: Any) -> str:
+        """One line describing a result, so that hosts with identical lines fold together."""
+
+
+_REGISTERED: dict[str, tuple[int, Probe]] = {}
+
+
+def register(probe: Probe, *, order: int) -> Probe:
+    """Declare a probe (once, in its own module); ``order`` places it in scripts and output.
+
+    A second probe with the same name is a programming error, raised at import.
+    """
+    if probe.name in _REGISTERED:
+        raise ValueError(f"probe '{probe.name}' is registered twice")
+    _REGISTERED[probe.name] = (order, probe)
+    return probe
+
+
+def registered() -> dict[str, Probe]:
+    """Every registered probe by name, in their declared order."""
+    ranked = sorted(_REGISTERED.values(), key=lambda item: item[0])
+    return {probe.name: probe for _, probe in ranked}
 
 
 def recogniser(pattern: str) -> re.Pattern[str]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from dcctl.errors import ProbeError
-from dcctl.probes.base import Output, Outputs, Step, recogniser
+from dcctl.probes.base import Output, Outputs, Step, recogniser, register
 from dcctl.probes.gpu_model import GpuReport, XidEvent
 from dcctl.probes.gpu_query import parse_apps, parse_query, query_command
 from dcctl.probes.gpu_xml import parse_xml
@@ -64,6 +65,10 @@ class GpuProbe:
             timeout=10,
         ),
     )
+
+    def summarize(self, result: GpuReport) -> str:
+        """One line for folding identical hosts (see :func:`summarize_gpu`)."""
+        return summarize_gpu(result)
 
     def parse(self, outputs: Outputs) -> GpuReport:
         """Build the GPU report from whichever outputs are present."""
@@ -160,3 +165,33 @@ def parse_xid(text: str) -> list[XidEvent]:
         if m:
             events.append(XidEvent(int(m.group(2)), m.group(1), line.strip()))
     return events
+
+
+def summarize_gpu(r: GpuReport) -> str:
+    """``8× NVIDIA H100 80GB HBM3, driver 580.159.04, PCIe 5×16`` or why there are none."""
+    if not r.driver_present:
+        return r.error or "no NVIDIA driver"
+    if not r.gpus:
+        return "no GPUs"
+    models = Counter(g.name or "?" for g in r.gpus)
+    parts = [", ".join(f"{n}× {m}" for m, n in models.items())]
+    if r.driver_version:
+        parts.append(f"driver {r.driver_version}")
+    links = Counter(
+        f"PCIe {g.pcie_gen_max}×{g.pcie_width_max}"
+        for g in r.gpus
+        if g.pcie_gen_max is not None and g.pcie_width_max is not None
+    )
+    if links:
+        parts.append(", ".join(links))
+    modes = []
+    if any(g.mig_enabled for g in r.gpus):
+        modes.append("MIG on")
+    if any(g.ecc_enabled is False for g in r.gpus):
+        modes.append("ECC off")
+    if any(g.persistence_mode is False for g in r.gpus):
+        modes.append("persistence off")
+    return ", ".join(parts + modes)
+
+
+register(GpuProbe(), order=10)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
-from dcctl.probes.base import Outputs, Step, recogniser
+from dcctl.probes.base import Outputs, Step, recogniser, register
 
 SYS_NET = (
     "grep -H . /sys/class/net/*/mtu /sys/class/net/*/operstate /sys/class/net/*/speed "
@@ -66,6 +67,10 @@ class NetworkProbe:
         Step("net.sys", SYS_NET, recogniser(r"/sys/class/net")),
         Step("net.ib", IB_PORTS, recogniser(r"/sys/class/infiniband/\*/ports/\*/state")),
     )
+
+    def summarize(self, result: NetworkReport) -> str:
+        """One line for folding identical hosts (see :func:`summarize_network`)."""
+        return summarize_network(result)
 
     def parse(self, outputs: Outputs) -> NetworkReport:
         """Merge ``ip`` JSON with /sys (speed) and IB port state."""
@@ -204,3 +209,22 @@ def parse_ib_ports(text: str) -> list[IbPort]:
             )
         )
     return out
+
+
+def summarize_network(r: NetworkReport) -> str:
+    """Links that have a speed (physical), with speed and MTU; IB ports by state and rate."""
+    links = Counter(
+        f"{i.speed_mbps / 1000:g}G mtu {i.mtu} {i.operstate or '?'}"
+        for i in r.interfaces
+        if i.speed_mbps
+    )
+    parts = [f"{n}× {k}" for k, n in sorted(links.items())] or [
+        f"{len([i for i in r.interfaces if i.name != 'lo'])} interfaces, no link speeds"
+    ]
+    if r.ib_ports:
+        ib = Counter(f"{p.rate_gbps:g}G {p.state}" for p in r.ib_ports)
+        parts.append("IB " + ", ".join(f"{n}× {k}" for k, n in sorted(ib.items())))
+    return "; ".join(parts)
+
+
+register(NetworkProbe(), order=20)

@@ -1,21 +1,19 @@
-"""The probes dcctl knows, by name."""
+"""The probes dcctl knows, by name.
+
+Each probe module declares itself with :func:`dcctl.probes.base.register`; adding a probe is its
+module plus its name on the import line below.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from dcctl.errors import InputError
-from dcctl.probes.base import Probe
-from dcctl.probes.gpu import GpuProbe
-from dcctl.probes.network import NetworkProbe
-from dcctl.probes.security import SecurityProbe
-from dcctl.probes.storage import StorageProbe
-from dcctl.probes.system import SystemProbe
+from dcctl.probes import gpu, network, security, storage, system  # noqa: F401  (they register)
+from dcctl.probes.base import Probe, registered
 from dcctl.source.diagnostics import did_you_mean
 
-PROBES: dict[str, Probe] = {
-    p.name: p for p in (GpuProbe(), NetworkProbe(), SystemProbe(), StorageProbe(), SecurityProbe())
-}
+PROBES: dict[str, Probe] = registered()
 
 
 def select_probes(names: Iterable[str] | None) -> list[Probe]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from dcctl.probes.base import Outputs, Step, recogniser
+from dcctl.probes.base import Outputs, Step, recogniser, register
 
 ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PATH_DIRS = f'(IFS=:; stat -Lc "%a %U %n" $PATH:{ROOT_PATH} 2>/dev/null); true'
@@ -68,6 +68,10 @@ class SecurityProbe:
         Step("sec.path", PATH_DIRS, recogniser(r"stat -Lc"), timeout=10, guarded=True),
     )
 
+    def summarize(self, result: SecurityReport) -> str:
+        """One line for folding identical hosts (see :func:`summarize_security`)."""
+        return summarize_security(result)
+
     def parse(self, outputs: Outputs) -> SecurityReport:
         """Collect what each output shows."""
         report = SecurityReport()
@@ -128,3 +132,18 @@ def parse_path_dirs(text: str) -> list[PathDir]:
         if len(parts) == 3 and re.fullmatch(r"[0-7]{3,4}", parts[0]):
             seen.setdefault(parts[2], PathDir(parts[2], parts[0], parts[1]))
     return list(seen.values())
+
+
+def summarize_security(r: SecurityReport) -> str:
+    """Root-login and password settings of sshd, and listening sockets."""
+    if r.sshd:
+        sshd = (
+            f"sshd root login {r.sshd.get('permitrootlogin', '?')}, "
+            f"passwords {r.sshd.get('passwordauthentication', '?')}"
+        )
+    else:
+        sshd = f"sshd: {r.sshd_error or 'no settings'}"
+    return f"{sshd}; {len(r.listeners)} listening sockets"
+
+
+register(SecurityProbe(), order=50)

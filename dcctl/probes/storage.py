@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from dcctl.probes.base import Outputs, Step, recogniser
+from dcctl.probes.base import Outputs, Step, recogniser, register
 
 #: Filesystem types that are not storage (their fullness or read-only state means nothing).
 VIRTUAL_FS = frozenset(
@@ -64,6 +64,10 @@ class StorageProbe:
         Step("disk.df", "df -PT -k", recogniser(r"^df -"), timeout=10, guarded=True),
         Step("disk.mounts", "cat /proc/mounts", recogniser(r"/proc/mounts")),
     )
+
+    def summarize(self, result: StorageReport) -> str:
+        """One line for folding identical hosts (see :func:`summarize_storage`)."""
+        return summarize_storage(result)
 
     def parse(self, outputs: Outputs) -> StorageReport:
         """Devices from lsblk, filesystems from df with read-only flags from /proc/mounts."""
@@ -176,3 +180,17 @@ def parse_mounts(text: str) -> dict[str, bool]:
                 mount = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), mount)
             out[mount] = "ro" in parts[3].split(",")
     return out
+
+
+def summarize_storage(r: StorageReport) -> str:
+    """Disks and the fullest real filesystem."""
+    disks = [d for d in r.devices if d.type == "disk" and (d.size_bytes or 0) > 0]
+    real = [f for f in r.filesystems if f.fstype not in VIRTUAL_FS and f.use_pct is not None]
+    fullest = max(real, key=lambda f: f.use_pct or 0, default=None)
+    text = f"{len(disks)} disks"
+    if fullest is not None:
+        text += f", fullest {fullest.mountpoint} {fullest.use_pct:g}%"
+    return text
+
+
+register(StorageProbe(), order=40)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from dcctl.probes.base import Outputs, Step, recogniser
+from dcctl.probes.base import Outputs, Step, recogniser, register
 
 
 @dataclass
@@ -44,6 +44,10 @@ class SystemProbe:
         Step("sys.mem", "cat /proc/meminfo", recogniser(r"/proc/meminfo")),
         Step("sys.load", "cat /proc/uptime /proc/loadavg", recogniser(r"/proc/uptime")),
     )
+
+    def summarize(self, result: SystemReport) -> str:
+        """One line for folding identical hosts (see :func:`summarize_system`)."""
+        return summarize_system(result)
 
     def parse(self, outputs: Outputs) -> SystemReport:
         """Fill what each output gives; a missing output leaves its fields None."""
@@ -131,3 +135,18 @@ def parse_meminfo(text: str) -> dict[str, int]:
         if parts and parts[0].isdigit():
             out[key.strip()] = int(parts[0])
     return out
+
+
+def summarize_system(r: SystemReport) -> str:
+    """OS, kernel, CPU and memory."""
+    cpu = f"{r.cpus} CPUs" if r.cpus else "? CPUs"
+    if r.cpu_model:
+        cpu = f"{cpu} ({r.cpu_model})"
+    return f"{r.os_name or '?'}, kernel {r.kernel or '?'}, {cpu}, {_gib(r.memory_total_kib)}"
+
+
+def _gib(kib: int | None) -> str:
+    return "?" if kib is None else f"{kib / 1024 / 1024:.0f} GiB"
+
+
+register(SystemProbe(), order=30)

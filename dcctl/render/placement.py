@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dcctl.planning.gpu_state import MILLI
-from dcctl.planning.placement import JobResult, PlacementPlan
+from dcctl.planning.placement.plan import JobResult, PlacementPlan
 from dcctl.render.console import new_table
 
 

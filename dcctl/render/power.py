@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from dcctl.inventory.power import kw
 from dcctl.model.nodeset import NodeSet
-from dcctl.planning.power_plan import PowerPlan
+from dcctl.planning.power.plan import PowerPlan
 from dcctl.render.console import new_table
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from dcctl.errors import TransportError
 from dcctl.model.command import Command, CommandResult
+from dcctl.transport.target import Target
+
+if TYPE_CHECKING:
+    from dcctl.transport.ssh import SshContext
 
 
 class UnreachableError(TransportError):
@@ -61,3 +66,20 @@ def timeout_wrapped(command: Command, timeout: float | None, kill_after: float =
         f"if command -v timeout >/dev/null 2>&1; "
         f"then exec timeout -k {kill_after:g} {limit} {text}; else exec {text}; fi"
     )
+
+
+#: Builds a transport to a target; the SSH context is what every connection of a run shares.
+TransportFactory = Callable[[Target, "SshContext"], Transport]
+_FACTORIES: dict[str, TransportFactory] = {}
+
+
+def register_transport(name: str, factory: TransportFactory) -> None:
+    """Declare a transport (once, in its own module). A second one of a name is a bug."""
+    if name in _FACTORIES:
+        raise ValueError(f"transport '{name}' is registered twice")
+    _FACTORIES[name] = factory
+
+
+def registered_factories() -> dict[str, TransportFactory]:
+    """Every registered transport factory by name, in registration order."""
+    return dict(_FACTORIES)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dcctl.model.command import Command, CommandResult
+from dcctl.transport.base import register_transport
 
 Responder = CommandResult | Callable[[Command], CommandResult]
 
@@ -56,3 +57,8 @@ class FakeTransport:
     def close(self) -> None:
         """Mark closed."""
         self.closed = True
+
+
+# Selectable by name like the others: a host that answers every command with rc 127
+# ("not scripted"). Tests build their own FakeTransport with a script.
+register_transport("fake", lambda target, _context: FakeTransport(target.name))

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from dcctl.model.command import Command, CommandResult
+from dcctl.transport.base import register_transport
 
 
 class LocalTransport:
@@ -72,3 +73,6 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
+
+
+register_transport("local", lambda target, _context: LocalTransport(target.name))

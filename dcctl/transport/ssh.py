@@ -18,10 +18,10 @@ from pathlib import Path
 
 import paramiko
 
-from dcctl.inventory.model import Host
 from dcctl.model.command import Command, CommandResult
-from dcctl.transport.base import AuthError, UnreachableError, timeout_wrapped
+from dcctl.transport.base import AuthError, UnreachableError, register_transport, timeout_wrapped
 from dcctl.transport.hostkeys import KnownHosts
+from dcctl.transport.target import Target
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
@@ -79,30 +79,26 @@ class SshContext:
 
     # -- settings --------------------------------------------------------------------------
 
-    def endpoint(self, host: Host) -> Endpoint:
-        """Inventory settings over ~/.ssh/config over defaults (as ``ssh -o`` would)."""
-        cfg = self.config.lookup(host.name) if self.config else {}
-        explicit_address = host.settings.get("address")
+    def endpoint(self, target: Target) -> Endpoint:
+        """The target's own settings over ~/.ssh/config over defaults (as ``ssh -o`` would)."""
+        cfg = self.config.lookup(target.name) if self.config else {}
+        ssh = target.ssh
         hostname = (
-            host.address
-            if explicit_address is not None and explicit_address.loc is not None
-            else cfg.get("hostname", host.address)
+            target.address if target.address_is_explicit else cfg.get("hostname", target.address)
         )
         identities = (
-            (host.ssh.identity_file,)
-            if host.ssh.identity_file
-            else tuple(cfg.get("identityfile", ()))
+            (ssh.identity_file,) if ssh.identity_file else tuple(cfg.get("identityfile", ()))
         )
-        jump = host.ssh.proxy_jump or cfg.get("proxyjump")
-        timeout = host.ssh.connect_timeout or _float(cfg.get("connecttimeout"))
+        jump = ssh.proxy_jump or cfg.get("proxyjump")
+        timeout = ssh.connect_timeout or _float(cfg.get("connecttimeout"))
         return Endpoint(
             hostname=hostname,
-            port=int(host.ssh.port or cfg.get("port") or 22),
-            user=host.ssh.user or cfg.get("user") or getpass.getuser(),
+            port=int(ssh.port or cfg.get("port") or 22),
+            user=ssh.user or cfg.get("user") or getpass.getuser(),
             identities=identities,
             proxy_jump=None if jump in (None, "none") else jump,
             connect_timeout=timeout or self.default_connect_timeout,
-            host_key_policy=host.ssh.host_key_policy,
+            host_key_policy=ssh.host_key_policy,
         )
 
     # -- credentials -----------------------------------------------------------------------
@@ -275,12 +271,11 @@ def _parse_hop(hop: str, target: Endpoint) -> Endpoint:
 class SshTransport:
     """One host over SSH."""
 
-    def __init__(self, host: Host, context: SshContext) -> None:
-        """Prepare (nothing is opened until connect)."""
-        self.host = host.name
-        self.inventory_host = host
+    def __init__(self, name: str, endpoint: Endpoint, context: SshContext) -> None:
+        """Prepare (nothing is opened until connect); ``name`` is how messages call the host."""
+        self.host = name
         self.context = context
-        self.endpoint = context.endpoint(host)
+        self.endpoint = endpoint
         self._transport: paramiko.Transport | None = None
 
     def connect(self) -> None:
@@ -356,3 +351,8 @@ class SshTransport:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+
+
+register_transport(
+    "ssh", lambda target, context: SshTransport(target.name, context.endpoint(target), context)
+)

@@ -18,25 +18,16 @@ from ortools.sat.python import cp_model
 from dcctl.errors import SolverError
 from dcctl.planning.cpsat.solver import SolverOptions, make_solver, relative_gap
 from dcctl.planning.gpu_state import MILLI
-from dcctl.planning.placement_problem import (
+from dcctl.planning.placement.problem import (
     RACK,
     Job,
+    PlacementHint,
     PlacementProblem,
     PlaceNode,
     Unit,
     fragmentation_of,
     minimal_gpu_shapes,
 )
-
-
-@dataclass(frozen=True)
-class PlacementHint:
-    """A known-good placement to start from: per unit, replicas per node and share GPUs."""
-
-    placed: tuple[int, ...]  # per unit: jobs placed
-    counts: dict[tuple[int, int], int]  # (unit, node) → replicas
-    shares: dict[tuple[int, int, int], int]  # (unit, node, gpu) → replicas on that GPU
-    whole_gpus: dict[int, tuple[int, ...]] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)

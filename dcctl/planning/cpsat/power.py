@@ -18,7 +18,7 @@ from ortools.sat.python import cp_model
 
 from dcctl.errors import SolverError
 from dcctl.planning.cpsat.solver import SolverOptions, make_solver, relative_gap
-from dcctl.planning.power_problem import PowerProblem
+from dcctl.planning.power.problem import PowerProblem
 
 #: Budget shares are 1/k for a host on k live PDUs; ×12 makes k = 1, 2, 3, 4 exact integers.
 SHARE_SCALE = 12

@@ -1,32 +1,12 @@
-"""Solver options and the CP-SAT solver factory shared by every model."""
+"""The CP-SAT solver factory shared by every model (options are plain values elsewhere)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ortools.sat.python import cp_model
 
+from dcctl.planning.solver_options import SolverOptions, relative_gap
 
-@dataclass(frozen=True)
-class SolverOptions:
-    """Time limit, parallel workers and seed: the same options give the same answer."""
-
-    time_limit_s: float = 10.0
-    # One worker: deterministic by itself, and on a few cores the fastest (the greedy hint is
-    # already within a fraction of a percent); more workers interleave deterministically.
-    workers: int = 1
-    seed: int = 0
-    relative_gap: float = 0.001  # stop once the plan is proven within 0.1 % of the optimum
-    # Reproducible: workers interleave in a fixed order and the limit is CP-SAT's deterministic
-    # time (about seconds of work), so the same options give the same plan on any run.
-    deterministic: bool = True
-
-
-def relative_gap(objective: float, bound: float) -> float:
-    """(bound − objective) / bound for a maximisation, 0 when proven or the bound is 0."""
-    if bound <= 0:
-        return 0.0
-    return max(0.0, (bound - objective) / bound)
+__all__ = ["SolverOptions", "make_solver", "relative_gap"]
 
 
 def make_solver(options: SolverOptions) -> cp_model.CpSolver:

@@ -32,7 +32,7 @@ from typing import Any
 from dcctl.errors import AllocationsFileError, InputError, JobsFileError
 from dcctl.inventory.model import Inventory
 from dcctl.planning.gpu_state import MILLI
-from dcctl.planning.placement_problem import RACK, Job
+from dcctl.planning.placement.problem import RACK, Job
 from dcctl.source.diagnostics import did_you_mean
 from dcctl.source.reader import Fields, read_document
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from typing import Any
 
 from dcctl.model.nodeset import NodeSet
-from dcctl.planning.power_plan import PowerPlan
+from dcctl.planning.power.plan import PowerPlan
 
 
 def power_playbook(plan: PowerPlan) -> dict[str, Any]:

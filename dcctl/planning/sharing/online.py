@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dcctl.planning.fragmentation import Fragmentation, FragmentationScorer
 from dcctl.planning.gpu_state import GpuClusterState, Shape
+from dcctl.planning.sharing.fragmentation import Fragmentation, FragmentationScorer
 
 #: The normalisation constants of the best-fit score (largest node: 128 CPUs, 8 GPUs).
 BEST_FIT_CPU = 128_000.0

@@ -13,14 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dcctl.inventory.model import Inventory
-from dcctl.planning.cpsat import SolverOptions, solve_power
-from dcctl.planning.power_problem import (
+from dcctl.planning.cpsat.power import solve_power
+from dcctl.planning.power.problem import (
     DEFAULT_STEP_W,
     Assignment,
     PowerProblem,
     build_power_problem,
 )
-from dcctl.planning.workloads import WorkloadClass
+from dcctl.planning.power.workloads import WorkloadClass
+from dcctl.planning.solver_options import SolverOptions
 
 
 @dataclass(frozen=True)

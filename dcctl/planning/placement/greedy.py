@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dcctl.planning.cpsat import PlacementHint
 from dcctl.planning.gpu_state import MILLI
-from dcctl.planning.placement_problem import RACK, Job, PlacementProblem, Unit
+from dcctl.planning.placement.problem import RACK, Job, PlacementHint, PlacementProblem, Unit
 
 
 class FreeCapacity:

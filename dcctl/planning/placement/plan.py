@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dcctl.inventory.model import Inventory
-from dcctl.planning.cpsat import PlacementSolution, SolverOptions, solve_placement
+from dcctl.planning.cpsat.placement import PlacementSolution, solve_placement
 from dcctl.planning.gpu_state import MILLI
-from dcctl.planning.placement_classes import node_classes, solve_by_classes, worth_aggregating
-from dcctl.planning.placement_greedy import FreeCapacity, greedy_hint
-from dcctl.planning.placement_input import Usage
-from dcctl.planning.placement_problem import (
+from dcctl.planning.placement.classes import node_classes, solve_by_classes, worth_aggregating
+from dcctl.planning.placement.greedy import FreeCapacity, greedy_hint
+from dcctl.planning.placement.input_files import Usage
+from dcctl.planning.placement.problem import (
     RACK,
     Job,
     PlacementProblem,
@@ -27,6 +27,7 @@ from dcctl.planning.placement_problem import (
     make_units,
     stranded_milli,
 )
+from dcctl.planning.solver_options import SolverOptions
 
 
 def build_problem(

@@ -11,6 +11,7 @@ Quantities are integers: milli-GPU (1,000 = one GPU), milli-CPU and MiB.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -242,3 +243,13 @@ def stranded_milli(
             milli += total
             hosts += 1
     return milli, hosts
+
+
+@dataclass(frozen=True)
+class PlacementHint:
+    """A known-good placement to start from: per unit, replicas per node and share GPUs."""
+
+    placed: tuple[int, ...]  # per unit: jobs placed
+    counts: dict[tuple[int, int], int]  # (unit, node) → replicas
+    shares: dict[tuple[int, int, int], int]  # (unit, node, gpu) → replicas on that GPU
+    whole_gpus: dict[int, tuple[int, ...]] = dataclasses.field(default_factory=dict)

@@ -19,12 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dcctl.planning.cpsat import SolverOptions, solve_class_placement
-from dcctl.planning.fragmentation import Fragmentation
+from dcctl.planning.cpsat.placement import solve_class_placement
 from dcctl.planning.gpu_state import MILLI, GpuClusterState, NodeSpec, Shape
-from dcctl.planning.online import FragmentationPlacer, Placement
-from dcctl.planning.placement_classes import class_hint, node_classes
-from dcctl.planning.placement_problem import Job, PlacementProblem, PlaceNode, make_units
+from dcctl.planning.placement.classes import class_hint, node_classes
+from dcctl.planning.placement.problem import Job, PlacementProblem, PlaceNode, make_units
+from dcctl.planning.sharing.fragmentation import Fragmentation
+from dcctl.planning.sharing.online import FragmentationPlacer, Placement
+from dcctl.planning.solver_options import SolverOptions
 
 
 @dataclass(frozen=True)

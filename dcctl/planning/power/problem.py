@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from dcctl.errors import PlanError
 from dcctl.inventory.model import Inventory
-from dcctl.planning.workloads import WorkloadClass
+from dcctl.planning.power.workloads import WorkloadClass
 
 DEFAULT_STEP_W = 25.0
 

@@ -22,8 +22,8 @@ from dcctl.probes.gather import (
 from dcctl.probes.nvml import collect_nvml, load_nvml
 from dcctl.transport.base import Transport
 from dcctl.transport.fanout import HostStatus, Listener, fan_out
-from dcctl.transport.local import LocalTransport
-from dcctl.transport.ssh import SshContext, SshTransport
+from dcctl.transport.registry import make_transport as make_kind
+from dcctl.transport.ssh import SshContext
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,8 @@ class ProbeOptions:
 
 
 def make_transport(host: Host, context: SshContext) -> Transport:
-    """The transport an inventory host asks for."""
-    if host.transport == "local":
-        return LocalTransport(host.name)
-    return SshTransport(host, context)
+    """The transport an inventory host asks for (``transport:``), from the registry."""
+    return make_kind(host.transport, host.target, context)
 
 
 def probe_fleet(

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from dcctl.errors import ClassMapError, PlanError, SelectionError
 from dcctl.inventory.model import Inventory
-from dcctl.planning.power_problem import Assignment
-from dcctl.planning.workloads import WorkloadClass, all_classes, curve_from_points
+from dcctl.planning.power.problem import Assignment
+from dcctl.planning.power.workloads import WorkloadClass, all_classes, curve_from_points
 from dcctl.source.diagnostics import did_you_mean
 from dcctl.source.reader import Fields, mapping_items, read_document, to_plain
 

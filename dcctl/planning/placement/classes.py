@@ -15,23 +15,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from dcctl.planning.cpsat import (
+from dcctl.planning.cpsat.placement import (
     ClassSolution,
-    PlacementHint,
     PlacementSolution,
-    SolverOptions,
     solve_class_placement,
 )
 from dcctl.planning.gpu_state import MILLI
-from dcctl.planning.placement_greedy import FreeCapacity, greedy_hint, place_gang
-from dcctl.planning.placement_problem import (
+from dcctl.planning.placement.greedy import FreeCapacity, greedy_hint, place_gang
+from dcctl.planning.placement.problem import (
     RACK,
+    PlacementHint,
     PlacementProblem,
     PlaceNode,
     Unit,
     fragmentation_of,
     stranded_milli,
 )
+from dcctl.planning.solver_options import SolverOptions
 
 #: ``plan place`` solves on node classes from this many nodes on (when classes are few).
 AGGREGATE_FROM = 256

@@ -1,0 +1,1 @@
+"""GPU sharing placers for the openb trace: online (fragmentation-aware) and offline."""

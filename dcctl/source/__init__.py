@@ -1,0 +1,1 @@
+"""Input files of every kind: located YAML reading, the safe composer, diagnostics."""

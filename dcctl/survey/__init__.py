@@ -1,0 +1,1 @@
+"""Surveying a fleet: probe many hosts, then judge each one (above probes and checks)."""
