@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dcctl.inventory.loader import load_inventory
 from dcctl.planning.power.plan import solve_plan
-from dcctl.planning.power.problem import Assignment, build_power_problem
+from dcctl.planning.power.problem import Assignment, PowerRequest, build_power_problem
 from dcctl.planning.power.workloads import BUILTIN
 from dcctl.planning.solver_options import SolverOptions
 
@@ -106,7 +106,7 @@ def main() -> None:
         workload = rng.choices(["training", "inference-decode", "idle"], [60, 25, 15])[0]
         assignments[name] = Assignment(workload, rng.randint(1, 3))
     derate = {f"f{row}a": 0.0 for row in range(args.fail_feeds)}
-    problem = build_power_problem(inventory, BUILTIN, assignments, derate=derate)
+    problem = build_power_problem(inventory, PowerRequest(BUILTIN, assignments, derate=derate))
     built = time.perf_counter()
     plan = solve_plan(
         problem, SolverOptions(time_limit_s=args.time_limit, workers=args.workers, seed=args.seed)

@@ -20,7 +20,7 @@ from dcctl.errors import ClassMapError, ExitCode, InventoryError, PlanError
 from dcctl.inventory.loader import load_inventory
 from dcctl.planning.power.class_map import read_class_map
 from dcctl.planning.power.plan import plan_power
-from dcctl.planning.power.problem import Assignment, cap_levels
+from dcctl.planning.power.problem import Assignment, PowerRequest, cap_levels
 from dcctl.planning.power.workloads import BUILTIN, WorkloadClass
 from dcctl.planning.solver_options import SolverOptions
 
@@ -60,7 +60,7 @@ def test_training_curve_matches_its_source():
 
 def test_hand_computed_optimum_splits_evenly(tmp_path):
     inv = inventory(tmp_path, TWO_HOSTS.replace("BUDGET", "450"))
-    plan = plan_power(inv, BUILTIN, {}, step_w=100, solver=ONE)
+    plan = plan_power(inv, PowerRequest(BUILTIN, {}, step_w=100), ONE)
     # (300, 100) gives 1 + 0.567 = 1.567; (200, 200) gives 2 × 0.925 = 1.85; (300, 200) is 500 W.
     assert plan.status == "OPTIMAL"
     assert sorted(plan.caps.values()) == [200.0, 200.0]
@@ -72,9 +72,12 @@ def test_hand_computed_optimum_splits_evenly(tmp_path):
 def test_priority_does_not_beat_concavity_here(tmp_path):
     inv = inventory(tmp_path, TWO_HOSTS.replace("BUDGET", "400"))
     plan = plan_power(
-        inv, BUILTIN, {"a": Assignment("training", 3), "b": Assignment("training", 1)},
-        step_w=100, solver=ONE,
-    )  # fmt: skip
+        inv,
+        PowerRequest(
+            BUILTIN, {"a": Assignment("training", 3), "b": Assignment("training", 1)}, step_w=100
+        ),
+        ONE,
+    )
     # (300, 100): 3 × 1 + 0.567 = 3.567; (200, 200): 4 × 0.925 = 3.7; (100, 300): 2.7.
     assert plan.caps[("a", 0)] == 200 and plan.caps[("b", 0)] == 200
     assert plan.objective == pytest.approx(3.7, abs=1e-3)
@@ -82,7 +85,7 @@ def test_priority_does_not_beat_concavity_here(tmp_path):
 
 def test_infeasible_budget_names_the_tightest_and_what_to_shed(tmp_path):
     inv = inventory(tmp_path, TWO_HOSTS.replace("BUDGET", "150"))
-    plan = plan_power(inv, BUILTIN, {}, solver=ONE)
+    plan = plan_power(inv, PowerRequest(BUILTIN, {}), ONE)
     assert plan.status == "INFEASIBLE" and not plan.caps
     assert plan.tightest == "rack:r1"
     assert [(s.rack, round(s.watts), s.because) for s in plan.shed] == [("r1", 50, "rack:r1")]
@@ -94,7 +97,7 @@ def test_fairness_raises_the_worst_gpu(tmp_path):
     )
     inv = inventory(tmp_path, text)
     # Below half the max limit throughput is linear in the cap: any split of 400 W scores the same.
-    fair = plan_power(inv, BUILTIN, {}, step_w=100, fairness=True, solver=ONE)
+    fair = plan_power(inv, PowerRequest(BUILTIN, {}, step_w=100, fairness=True), ONE)
     assert sorted(fair.caps.values()) == [200.0, 200.0]
 
 
@@ -120,28 +123,33 @@ sites:
 
 def test_derated_feed_moves_load_to_the_other(tmp_path):
     inv = inventory(tmp_path, DUAL)
-    normal = plan_power(inv, BUILTIN, {}, solver=ONE)
+    normal = plan_power(inv, PowerRequest(BUILTIN, {}), ONE)
     assert set(normal.caps.values()) == {500.0}  # 4 × 3 kW = 12 kW over two 7.36 kW feeds
-    failed = plan_power(inv, BUILTIN, {}, derate={"fa": 0.0}, solver=ONE)
+    failed = plan_power(inv, PowerRequest(BUILTIN, {}, derate={"fa": 0.0}), ONE)
     uses = {b.name: b for b in failed.budgets}
     assert set(uses) == {"feed:fb"}  # fa carries nothing, pa is dead
     assert uses["feed:fb"].planned_w <= 230 * 32 + 1e-6
     # 4 kW of baselines leave 3.36 kW for 16 GPUs; from 200 W each, six 25 W steps fit (3350 W).
     assert min(failed.caps.values()) >= 200 and sum(failed.caps.values()) == 3350
     with pytest.raises(PlanError, match="unknown feed 'fc'"):
-        plan_power(inv, BUILTIN, {}, derate={"fc": 0.0})
+        plan_power(inv, PowerRequest(BUILTIN, {}, derate={"fc": 0.0}))
 
 
 def test_both_feeds_down_means_hosts_are_off(tmp_path):
     inv = inventory(tmp_path, DUAL)
-    plan = plan_power(inv, BUILTIN, {}, derate={"fa": 0.0, "fb": 0.0}, solver=ONE)
+    plan = plan_power(inv, PowerRequest(BUILTIN, {}, derate={"fa": 0.0, "fb": 0.0}), ONE)
     assert plan.offline_hosts == ("n1", "n2", "n3", "n4")
 
 
 def test_floors_keep_a_class_above_its_throughput(tmp_path):
     inv = inventory(tmp_path, TWO_HOSTS.replace("BUDGET", "450"))
-    plan = plan_power(inv, BUILTIN, {"a": Assignment("training", 1)}, floors={"training": 0.99},
-                      step_w=100, solver=ONE)  # fmt: skip
+    plan = plan_power(
+        inv,
+        PowerRequest(
+            BUILTIN, {"a": Assignment("training", 1)}, floors={"training": 0.99}, step_w=100
+        ),
+        ONE,
+    )
     assert plan.status == "INFEASIBLE"  # two GPUs at 300 W (the only level ≥ 0.99) need 600 W
 
 
@@ -157,8 +165,8 @@ def test_cap_levels_include_min_default_max():
 def test_determinism(tmp_path):
     inv = load_inventory(EXAMPLE)
     options = SolverOptions(time_limit_s=5, workers=4, seed=7)
-    a = plan_power(inv, BUILTIN, {}, headroom=0.1, derate={"feed-a": 0.0}, solver=options)
-    b = plan_power(inv, BUILTIN, {}, headroom=0.1, derate={"feed-a": 0.0}, solver=options)
+    a = plan_power(inv, PowerRequest(BUILTIN, {}, headroom=0.1, derate={"feed-a": 0.0}), options)
+    b = plan_power(inv, PowerRequest(BUILTIN, {}, headroom=0.1, derate={"feed-a": 0.0}), options)
     assert a.caps == b.caps and a.objective == b.objective
 
 
@@ -217,8 +225,11 @@ def test_no_plan_ever_exceeds_a_budget(tmp_path, case):
         inv = load_inventory(path)
     except InventoryError:
         return  # the generated tree overloads a feed at nominal draw: not a valid inventory
-    plan = plan_power(inv, BUILTIN, {}, derate=derate, headroom=headroom,
-                      solver=SolverOptions(time_limit_s=5, workers=1))  # fmt: skip
+    plan = plan_power(
+        inv,
+        PowerRequest(BUILTIN, {}, derate=derate, headroom=headroom),
+        SolverOptions(time_limit_s=5, workers=1),
+    )
     if not plan.feasible:
         assert plan.shed and plan.tightest
         return
@@ -336,13 +347,15 @@ def test_probed_limits_replace_the_profile(tmp_path):
 def test_limit_counts_unplanned_hosts_at_their_default_limits():
     inv = load_inventory(EXAMPLE)
     rack_a1 = set(inv.select("@rack-a1").names)
-    plan = plan_power(inv, BUILTIN, {}, hosts=rack_a1, solver=ONE)
+    plan = plan_power(inv, PowerRequest(BUILTIN, {}, hosts=frozenset(rack_a1)), ONE)
     assert plan.feasible and {h for h, _ in plan.caps} == rack_a1
     uses = {b.name: b for b in plan.budgets}
     assert uses["rack:rack-a2"].planned_w == pytest.approx(8 * 10200)  # held at defaults
     # With feed A gone, rack-a2 held at its defaults overruns its B PDU (81.6 of 57.5 kW) and,
     # with rack-a1 at its lowest caps, feed B too: no plan; both racks must shed.
-    failed = plan_power(inv, BUILTIN, {}, derate={"feed-a": 0.0}, hosts=rack_a1, solver=ONE)
+    failed = plan_power(
+        inv, PowerRequest(BUILTIN, {}, derate={"feed-a": 0.0}, hosts=frozenset(rack_a1)), ONE
+    )
     assert not failed.feasible and failed.tightest == "pdu:pdu-a2-b"
     assert [(s.rack, round(s.watts), s.because) for s in failed.shed] == [
         ("rack-a1", 6121, "feed:feed-b"),

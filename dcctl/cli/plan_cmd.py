@@ -12,6 +12,7 @@ import yaml
 
 from dcctl.cli.state import OutputFormat, State
 from dcctl.errors import ExitCode, InputError
+from dcctl.planning.power.problem import DEFAULT_STEP_W, PowerRequest
 from dcctl.render.console import write_json, write_jsonl
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ def place(
 
     state: State = ctx.obj
     inventory = state.inventory()
-    hosts = set(inventory.select(limit).names) if limit else None
+    hosts = frozenset(inventory.select(limit).names) if limit else None
     job_list = read_jobs(jobs, inventory)
     usage = read_allocations(allocations, inventory) if allocations else None
     if busy_from is not None:
@@ -165,7 +166,7 @@ def power(
     fair: Annotated[
         bool, typer.Option("--fair", help="Max-min fair first (raise the worst GPU), then total.")
     ] = False,
-    step: Annotated[float, typer.Option("--step", min=1, help="Cap grid in W.")] = 25.0,
+    step: Annotated[float, typer.Option("--step", min=1, help="Cap grid in W.")] = DEFAULT_STEP_W,
     limit: LimitOption = None,
     time_limit: TimeLimitOption = 10.0,
     workers: WorkersOption = 1,
@@ -195,7 +196,7 @@ def power(
 
     state: State = ctx.obj
     inventory = state.inventory()
-    hosts = set(inventory.select(limit).names) if limit else None
+    hosts = frozenset(inventory.select(limit).names) if limit else None
     classes = read_class_map(class_map, inventory) if class_map else default_class_map(inventory)
     measured = None
     if probe_results is not None:
@@ -208,8 +209,7 @@ def power(
                 f"--probe-results {probe_results}: not dcctl probe JSON ({exc})"
             ) from None
         measured = limits_from_probe(documents if isinstance(documents, list) else [documents])
-    plan = plan_power(
-        inventory,
+    request = PowerRequest(
         classes.classes,
         classes.assignments,
         headroom=parse_fraction(headroom, "--headroom"),
@@ -217,10 +217,10 @@ def power(
         floors=classes.floors,
         fairness=fair,
         step_w=step,
-        solver=solver_options(time_limit, workers, seed, gap),
         hosts=hosts,
-        measured=measured,
+        measured=measured or {},
     )
+    plan = plan_power(inventory, request, solver_options(time_limit, workers, seed, gap))
     if emit_playbook is not None and plan.feasible:
         emit_playbook.write_text(
             "# Written by dcctl plan power. Review with: dcctl apply FILE --dry-run\n"

@@ -9,18 +9,11 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dcctl.inventory.model import Inventory
 from dcctl.planning.cpsat.power import solve_power
-from dcctl.planning.power.problem import (
-    DEFAULT_STEP_W,
-    Assignment,
-    PowerProblem,
-    build_power_problem,
-)
-from dcctl.planning.power.workloads import WorkloadClass
+from dcctl.planning.power.problem import PowerProblem, PowerRequest, build_power_problem
 from dcctl.planning.solver_options import SolverOptions
 
 
@@ -187,25 +180,10 @@ def shed_report(problem: PowerProblem, loads: list[float]) -> tuple[list[Shed], 
 
 
 def plan_power(
-    inventory: Inventory,
-    classes: Mapping[str, WorkloadClass],
-    assignments: Mapping[str, Assignment],
-    *,
-    headroom: float = 0.0,
-    derate: Mapping[str, float] | None = None,
-    floors: Mapping[str, float] | None = None,
-    fairness: bool = False,
-    step_w: float = DEFAULT_STEP_W,
-    solver: SolverOptions | None = None,
-    hosts: set[str] | None = None,
-    measured: Mapping[str, list[tuple[float, float, float]]] | None = None,
+    inventory: Inventory, request: PowerRequest, solver: SolverOptions | None = None
 ) -> PowerPlan:
     """Plan a power cap for every GPU (see the module docstring)."""
-    problem = build_power_problem(
-        inventory, classes, assignments, headroom=headroom, derate=derate, floors=floors,
-        step_w=step_w, fairness=fairness, hosts=hosts, measured=measured,
-    )  # fmt: skip
-    return solve_plan(problem, solver or SolverOptions())
+    return solve_plan(build_power_problem(inventory, request), solver or SolverOptions())
 
 
 def solve_plan(problem: PowerProblem, options: SolverOptions) -> PowerPlan:

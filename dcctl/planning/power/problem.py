@@ -100,39 +100,66 @@ def cap_levels(min_w: float, default_w: float, max_w: float, step_w: float) -> t
     return tuple(sorted(v for v in levels if min_w <= v <= max_w))
 
 
-def build_power_problem(
-    inventory: Inventory,
-    classes: Mapping[str, WorkloadClass],
-    assignments: Mapping[str, Assignment],
-    *,
-    headroom: float = 0.0,
-    derate: Mapping[str, float] | None = None,
-    floors: Mapping[str, float] | None = None,
-    step_w: float = DEFAULT_STEP_W,
-    fairness: bool = False,
-    hosts: set[str] | None = None,
-    measured: Mapping[str, list[Limits]] | None = None,
-) -> PowerProblem:
-    """Group the GPUs, and express every feed, PDU and rack budget over the groups.
+Limits = tuple[float, float, float]
+#: A host's power path: (budget name, share of the host's draw it carries), sorted.
+Path = tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class PowerRequest:
+    """What to plan: workload classes and who runs them, the margins, and what is measured.
 
     ``assignments`` maps host → class and priority (hosts not in it run ``training`` at
     priority 1); ``floors`` maps a class to the least relative throughput its GPUs may get;
-    ``hosts`` limits the GPUs planned; the others count against shared budgets at their
-    default limits. ``derate`` maps a feed to the fraction of its power that survives; ``measured``
-    maps a host to the (min, default, max) limits its GPUs reported (``dcctl probe``), which
-    take the place of its profile's.
+    ``hosts`` limits the GPUs planned (None: all), the others count against shared budgets at
+    their default limits; ``derate`` maps a feed to the fraction of its power that survives;
+    ``measured`` maps a host to the (min, default, max) limits its GPUs reported (``dcctl
+    probe``), which take the place of its profile's; ``step_w`` is the cap grid.
     """
-    derate = dict(derate or {})
-    floors = dict(floors or {})
-    for feed in derate:
+
+    classes: Mapping[str, WorkloadClass]
+    assignments: Mapping[str, Assignment] = field(default_factory=dict)
+    headroom: float = 0.0
+    derate: Mapping[str, float] = field(default_factory=dict)
+    floors: Mapping[str, float] = field(default_factory=dict)
+    fairness: bool = False
+    step_w: float = DEFAULT_STEP_W
+    hosts: frozenset[str] | None = None
+    measured: Mapping[str, list[Limits]] = field(default_factory=dict)
+
+
+def build_power_problem(inventory: Inventory, request: PowerRequest) -> PowerProblem:
+    """Group the GPUs, and express every feed, PDU and rack budget over the groups."""
+    _check_request(inventory, request)
+    notes: list[str] = []
+    host_share, offline = _host_shares(inventory, request.derate)
+    paths = {name: _power_path(inventory, name, share) for name, share in host_share.items()}
+    groups, group_paths, baseline = _gpu_groups(inventory, request, paths, notes)
+    budgets = _budgets(inventory, request, paths, group_paths, baseline)
+    return PowerProblem(
+        tuple(groups),
+        tuple(budgets),
+        request.headroom,
+        dict(request.derate),
+        tuple(offline),
+        request.fairness,
+        tuple(notes),
+    )
+
+
+def _check_request(inventory: Inventory, request: PowerRequest) -> None:
+    """Feeds named in ``derate`` exist; the headroom is a fraction below 1."""
+    for feed in request.derate:
         if feed not in inventory.feeds:
             raise PlanError(f"--derate: unknown feed '{feed}'")
-    if not 0 <= headroom < 1:
-        raise PlanError(f"headroom must be between 0 and 100 %, got {headroom * 100:g} %")
-    keep = 1.0 - headroom
-    notes: list[str] = []
+    if not 0 <= request.headroom < 1:
+        raise PlanError(f"headroom must be between 0 and 100 %, got {request.headroom * 100:g} %")
 
-    # Which PDUs carry power, and each host's share of draw per PDU.
+
+def _host_shares(
+    inventory: Inventory, derate: Mapping[str, float]
+) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Each powered host's share of draw per live PDU, and the hosts with no live PDU."""
     live_pdus = {p for p, pdu in inventory.pdus.items() if derate.get(pdu.feed, 1.0) > 0}
     host_share: dict[str, dict[str, float]] = {}
     offline: list[str] = []
@@ -145,64 +172,61 @@ def build_power_problem(
             offline.append(name)
             continue
         host_share[name] = {p: 1.0 / len(alive) for p in alive}
+    return host_share, offline
 
-    # Per host: its budget path (budget name → share of the host's draw).
-    def path_of(name: str) -> tuple[tuple[str, float], ...]:
-        host = inventory.hosts[name]
-        path: dict[str, float] = defaultdict(float)
-        rack = inventory.racks.get(host.rack) if host.rack else None
-        if rack is not None and rack.power_budget_w is not None:
-            path[f"rack:{rack.name}"] += 1.0
-        for pdu, share in host_share[name].items():
-            p = inventory.pdus[pdu]
-            if p.max_w is not None:
-                path[f"pdu:{pdu}"] += share
-            path[f"feed:{p.feed}"] += share
-        return tuple(sorted(path.items()))
 
-    # Groups.
+def _power_path(inventory: Inventory, name: str, pdu_share: Mapping[str, float]) -> Path:
+    """The budgets a host draws from (its rack, its PDUs, their feeds) and its share of each."""
+    host = inventory.hosts[name]
+    path: dict[str, float] = defaultdict(float)
+    rack = inventory.racks.get(host.rack) if host.rack else None
+    if rack is not None and rack.power_budget_w is not None:
+        path[f"rack:{rack.name}"] += 1.0
+    for pdu, share in pdu_share.items():
+        p = inventory.pdus[pdu]
+        if p.max_w is not None:
+            path[f"pdu:{pdu}"] += share
+        path[f"feed:{p.feed}"] += share
+    return tuple(sorted(path.items()))
+
+
+def _gpu_groups(
+    inventory: Inventory, request: PowerRequest, paths: Mapping[str, Path], notes: list[str]
+) -> tuple[list[GpuGroup], list[Path], dict[str, float]]:
+    """Interchangeable GPUs as groups (with each group's power path), and each host's fixed draw.
+
+    A host's fixed draw is its profile's baseline, plus its GPUs at their default limits when
+    it is not planned now (``request.hosts``).
+    """
     by_key: dict[tuple[object, ...], list[tuple[str, int]]] = defaultdict(list)
-    specs: dict[tuple[object, ...], tuple[float, float, float, str, int]] = {}
+    specs: dict[tuple[object, ...], tuple[Path, float, float, float, str, int]] = {}
     baseline: dict[str, float] = {}
-    for name in host_share:
+    for name, path in paths.items():
         host = inventory.hosts[name]
         profile = inventory.profiles.get(host.profile) if host.profile else None
         baseline[name] = (profile.baseline_w or 0.0) if profile else 0.0
-        per_gpu = _gpu_limits(name, profile, measured or {}, notes)
+        per_gpu = _gpu_limits(name, profile, request.measured, notes)
         if not per_gpu:
             continue
-        if hosts is not None and name not in hosts:
+        if request.hosts is not None and name not in request.hosts:
             # Not planned now: its GPUs still draw from the shared budgets, counted at their
             # default limits (what they run at unless capped).
             baseline[name] += sum(default for _, (_, default, _) in per_gpu)
             continue
-        assignment = assignments.get(name, Assignment("training", 1))
-        if assignment.workload not in classes:
+        assignment = request.assignments.get(name, Assignment("training", 1))
+        if assignment.workload not in request.classes:
             raise PlanError(f"{name}: unknown workload class '{assignment.workload}'")
-        path = path_of(name)
         for index, (lo_w, default_w, hi_w) in per_gpu:
             key = (path, assignment.workload, assignment.priority, lo_w, default_w, hi_w)
-            specs[key] = (lo_w, default_w, hi_w, assignment.workload, assignment.priority)
+            specs[key] = (path, lo_w, default_w, hi_w, assignment.workload, assignment.priority)
             by_key[key].append((name, index))
 
     groups: list[GpuGroup] = []
-    group_of_key: dict[tuple[object, ...], int] = {}
+    group_paths: list[Path] = []
     for key in sorted(by_key, key=lambda k: by_key[k][0]):
-        lo, default, hi, workload, priority = specs[key]
-        curve = classes[workload]
-        levels = cap_levels(lo, default, hi, step_w)
-        values = tuple(curve.throughput(level / hi) for level in levels)
-        first = 0
-        floor = floors.get(workload)
-        if floor is not None:
-            allowed = [i for i, t in enumerate(values) if t >= floor - 1e-9]
-            if not allowed:
-                raise PlanError(
-                    f"floor {floor:g} for class '{workload}' is above what its GPUs reach "
-                    f"at their max limit ({values[-1]:.3f})"
-                )
-            first = allowed[0]  # throughput never falls as the cap rises: allowed is a suffix
-        group_of_key[key] = len(groups)
+        path, lo, default, hi, workload, priority = specs[key]
+        levels = cap_levels(lo, default, hi, request.step_w)
+        values = tuple(request.classes[workload].throughput(level / hi) for level in levels)
         in_rack: dict[str, int] = defaultdict(int)
         for host, _ in by_key[key]:
             in_rack[inventory.hosts[host].rack or "(no rack)"] += 1
@@ -217,22 +241,46 @@ def build_power_problem(
                 hi,
                 levels,
                 values,
-                first,
+                _first_level(values, request.floors.get(workload), workload),
                 tuple(sorted(in_rack.items())),
             )
         )
+        group_paths.append(path)
+    return groups, group_paths, baseline
 
-    # Budgets.
+
+def _first_level(values: tuple[float, ...], floor: float | None, workload: str) -> int:
+    """The lowest cap level whose throughput meets the class's floor (0 without a floor)."""
+    if floor is None:
+        return 0
+    allowed = [i for i, t in enumerate(values) if t >= floor - 1e-9]
+    if not allowed:
+        raise PlanError(
+            f"floor {floor:g} for class '{workload}' is above what its GPUs reach "
+            f"at their max limit ({values[-1]:.3f})"
+        )
+    return allowed[0]  # throughput never falls as the cap rises: allowed is a suffix
+
+
+def _budgets(
+    inventory: Inventory,
+    request: PowerRequest,
+    paths: Mapping[str, Path],
+    group_paths: list[Path],
+    baseline: Mapping[str, float],
+) -> list[Budget]:
+    """Every rack, PDU and feed budget that some host draws from, over the GPU groups."""
+    keep = 1.0 - request.headroom
     fixed: dict[str, float] = defaultdict(float)
     shares: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
     racks: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for name in host_share:
-        rack = inventory.hosts[name].rack or "(no rack)"
-        for budget, share in path_of(name):
+    for name, path in paths.items():
+        rack_name = inventory.hosts[name].rack or "(no rack)"
+        for budget, share in path:
             fixed[budget] += baseline[name] * share
-            racks[budget][rack] += baseline[name] * share
-    for key, gid in group_of_key.items():
-        for budget, share in key[0]:  # type: ignore[attr-defined]
+            racks[budget][rack_name] += baseline[name] * share
+    for gid, path in enumerate(group_paths):
+        for budget, share in path:
             shares[budget][gid] += share
     budgets: list[Budget] = []
     for rack in inventory.racks.values():
@@ -246,14 +294,11 @@ def build_power_problem(
     for feed in inventory.feeds.values():
         name = f"feed:{feed.name}"
         if name in fixed:
-            available = feed.available_w * derate.get(feed.name, 1.0)
+            available = feed.available_w * request.derate.get(feed.name, 1.0)
             budgets.append(_budget(name, "feed", available, keep, fixed, shares, racks))
-    return PowerProblem(
-        tuple(groups), tuple(budgets), headroom, derate, tuple(offline), fairness, tuple(notes)
-    )
+    return budgets
 
 
-Limits = tuple[float, float, float]
 
 
 def _gpu_limits(
