@@ -70,69 +70,17 @@ def solve_placement(
     """
     model = cp_model.CpModel()
     jobs = [problem.jobs[u.jobs[0]] for u in units]
-    placed = [model.new_int_var(0, len(u.jobs), f"placed_{i}") for i, u in enumerate(units)]
-    x: dict[tuple[int, int], cp_model.IntVar] = {}
-    s: dict[tuple[int, int, int], cp_model.IntVar] = {}
-    by_node: dict[int, list[int]] = {}
-    for i, (unit, job) in enumerate(zip(units, jobs, strict=True)):
-        most = job.replicas * len(unit.jobs)
-        for n in unit.candidates:
-            cap = min(most, problem.replicas_fit(job, problem.nodes[n]) * len(unit.jobs))
-            if job.spread is not None:
-                cap = min(cap, len(unit.jobs))
-            x[i, n] = model.new_int_var(0, cap, f"x_{i}_{n}")
-            by_node.setdefault(n, []).append(i)
-            if job.is_share:
-                gpus = [g for g, f in enumerate(problem.nodes[n].gpu_free) if f >= job.milli]
-                for g in gpus:
-                    s[i, n, g] = model.new_int_var(0, cap, f"s_{i}_{n}_{g}")
-                model.add(sum(s[i, n, g] for g in gpus) == x[i, n])
-        model.add(sum(x[i, n] for n in unit.candidates) == job.replicas * placed[i])
-
+    placed, x, s, by_node = _replica_vars(model, problem, units, jobs)
     penalties: list[cp_model.IntVar] = []
     stranded: list[cp_model.IntVar] = []
     shapes = minimal_gpu_shapes(problem)
     whole_vars: dict[int, list[tuple[int, cp_model.IntVar]]] = {}
     for n, members in by_node.items():
-        node = problem.nodes[n]
-        if node.cpu_free is not None:
-            model.add(sum(x[i, n] * jobs[i].cpu for i in members) <= node.cpu_free)
-        if node.mem_free is not None:
-            model.add(sum(x[i, n] * jobs[i].mem for i in members) <= node.mem_free)
-        whole_members = [i for i in members if jobs[i].gpus]
-        share_members = [i for i in members if jobs[i].is_share]
-        free = [g for g, f in enumerate(node.gpu_free) if f >= MILLI]
-        if not whole_members and not share_members:
-            stranded.extend(_stranded(model, problem, n, members, jobs, x, {}, {}, [], shapes))
-            continue
-        w = {g: model.new_bool_var(f"w_{n}_{g}") for g in free} if whole_members else {}
-        for a, b in itertools.pairwise(free):
-            if a in w and b in w:
-                model.add(w[a] >= w[b])
-        whole_vars[n] = list(w.items())
-        model.add(sum(w.values()) == sum(x[i, n] * jobs[i].gpus for i in whole_members))
-        opened: list[cp_model.IntVar] = []
-        for g, f in enumerate(node.gpu_free):
-            on_g = [i for i in share_members if (i, n, g) in s]
-            if not on_g:
-                continue
-            used = sum(s[i, n, g] * jobs[i].milli for i in on_g)
-            model.add(used <= f - (MILLI * w[g] if g in w else 0))
-            if f >= MILLI:  # an untouched GPU opened for sharing
-                o = model.new_bool_var(f"open_{n}_{g}")
-                model.add(sum(s[i, n, g] for i in on_g) == 0).only_enforce_if(~o)
-                opened.append(o)
-        penalties.extend(opened)
-        if node.gpu_free and len(free) == len(node.gpu_free):  # an empty node broken into
-            broken = model.new_bool_var(f"broken_{n}")
-            for i in members:
-                model.add(x[i, n] == 0).only_enforce_if(~broken)
-            penalties.append(broken)
-        shares_on = {g: [s[i, n, g] for i in share_members if (i, n, g) in s]
-                     for g in range(len(node.gpu_free))}  # fmt: skip
-        stranded.extend(
-            _stranded(model, problem, n, members, jobs, x, w, shares_on, opened, shapes)
-        )
+        node_vars = _node_constraints(model, problem, n, members, jobs, x, s, shapes)
+        penalties.extend(node_vars.penalties)
+        stranded.extend(node_vars.stranded)
+        if node_vars.whole is not None:
+            whole_vars[n] = node_vars.whole
 
     _domain_constraints(model, problem, units, jobs, placed, x, problem.nodes)
     _rack_power(model, problem, jobs, x, problem.nodes)
@@ -162,6 +110,103 @@ def solve_placement(
         fragmentation=fragmentation_of(problem, counts, shares),
         wall_s=outcome.wall_s,
     )
+
+
+Replicas = dict[tuple[int, int], cp_model.IntVar]
+ShareVars = dict[tuple[int, int, int], cp_model.IntVar]
+
+
+def _replica_vars(
+    model: cp_model.CpModel, problem: PlacementProblem, units: Sequence[Unit], jobs: list[Job]
+) -> tuple[list[cp_model.IntVar], Replicas, ShareVars, dict[int, list[int]]]:
+    """Per unit: jobs placed, replicas per candidate node, replicas per GPU for shares.
+
+    Returns (placed, x[unit, node], s[unit, node, gpu], units by node); a gang places all its
+    replicas or none (Σ_n x = replicas × placed), a spread unit at most one replica per node.
+    """
+    placed = [model.new_int_var(0, len(u.jobs), f"placed_{i}") for i, u in enumerate(units)]
+    x: Replicas = {}
+    s: ShareVars = {}
+    by_node: dict[int, list[int]] = {}
+    for i, (unit, job) in enumerate(zip(units, jobs, strict=True)):
+        most = job.replicas * len(unit.jobs)
+        for n in unit.candidates:
+            cap = min(most, problem.replicas_fit(job, problem.nodes[n]) * len(unit.jobs))
+            if job.spread is not None:
+                cap = min(cap, len(unit.jobs))
+            x[i, n] = model.new_int_var(0, cap, f"x_{i}_{n}")
+            by_node.setdefault(n, []).append(i)
+            if job.is_share:
+                gpus = [g for g, f in enumerate(problem.nodes[n].gpu_free) if f >= job.milli]
+                for g in gpus:
+                    s[i, n, g] = model.new_int_var(0, cap, f"s_{i}_{n}_{g}")
+                model.add(sum(s[i, n, g] for g in gpus) == x[i, n])
+        model.add(sum(x[i, n] for n in unit.candidates) == job.replicas * placed[i])
+    return placed, x, s, by_node
+
+
+@dataclass
+class _NodeVars:
+    """What one node's constraints add to the objectives, and its whole-GPU booleans."""
+
+    penalties: list[cp_model.IntVar]
+    stranded: list[cp_model.IntVar]
+    whole: list[tuple[int, cp_model.IntVar]] | None
+
+
+def _node_constraints(
+    model: cp_model.CpModel,
+    problem: PlacementProblem,
+    n: int,
+    members: list[int],
+    jobs: list[Job],
+    x: Replicas,
+    s: ShareVars,
+    shapes: Sequence[tuple[int, ...]],
+) -> _NodeVars:
+    """CPU, memory, whole GPUs (ordered) and shares per GPU on node ``n``.
+
+    Penalties: GPUs opened for sharing and an empty node broken into; stranded: GPU milli left
+    where no job shape fits (see :func:`_stranded`).
+    """
+    node = problem.nodes[n]
+    if node.cpu_free is not None:
+        model.add(sum(x[i, n] * jobs[i].cpu for i in members) <= node.cpu_free)
+    if node.mem_free is not None:
+        model.add(sum(x[i, n] * jobs[i].mem for i in members) <= node.mem_free)
+    whole_members = [i for i in members if jobs[i].gpus]
+    share_members = [i for i in members if jobs[i].is_share]
+    free = [g for g, f in enumerate(node.gpu_free) if f >= MILLI]
+    if not whole_members and not share_members:
+        stranded = _stranded(model, problem, n, members, jobs, x, {}, {}, [], shapes)
+        return _NodeVars([], stranded, None)
+    w = {g: model.new_bool_var(f"w_{n}_{g}") for g in free} if whole_members else {}
+    for a, b in itertools.pairwise(free):
+        if a in w and b in w:
+            model.add(w[a] >= w[b])
+    model.add(sum(w.values()) == sum(x[i, n] * jobs[i].gpus for i in whole_members))
+    opened: list[cp_model.IntVar] = []
+    for g, f in enumerate(node.gpu_free):
+        on_g = [i for i in share_members if (i, n, g) in s]
+        if not on_g:
+            continue
+        used = sum(s[i, n, g] * jobs[i].milli for i in on_g)
+        model.add(used <= f - (MILLI * w[g] if g in w else 0))
+        if f >= MILLI:  # an untouched GPU opened for sharing
+            o = model.new_bool_var(f"open_{n}_{g}")
+            model.add(sum(s[i, n, g] for i in on_g) == 0).only_enforce_if(~o)
+            opened.append(o)
+    penalties = list(opened)
+    if node.gpu_free and len(free) == len(node.gpu_free):  # an empty node broken into
+        broken = model.new_bool_var(f"broken_{n}")
+        for i in members:
+            model.add(x[i, n] == 0).only_enforce_if(~broken)
+        penalties.append(broken)
+    shares_on = {
+        g: [s[i, n, g] for i in share_members if (i, n, g) in s] for g in range(len(node.gpu_free))
+    }
+    stranded = _stranded(model, problem, n, members, jobs, x, w, shares_on, opened, shapes)
+    return _NodeVars(penalties, stranded, list(w.items()))
 
 
 @dataclass(frozen=True)

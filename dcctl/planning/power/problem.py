@@ -299,8 +299,6 @@ def _budgets(
     return budgets
 
 
-
-
 def _gpu_limits(
     name: str, profile: object, measured: Mapping[str, list[Limits]], notes: list[str]
 ) -> list[tuple[int, Limits]]:
