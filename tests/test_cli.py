@@ -62,7 +62,9 @@ def test_list_json_after_subcommand(runner):
         runner, "inventory", "list", "-i", EXAMPLE, "--limit", "@canary", "--output", "json"
     )
     assert result.exit_code == 0, result.output
-    records = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert document["schema"] == "dcctl.inventory.list/1" and document["count"] == 2
+    records = document["hosts"]
     assert [r["name"] for r in records] == ["gpu001", "gpu009"]
     assert records[1]["rack"] == "rack-a2" and records[1]["pdus"] == ["pdu-a2-a", "pdu-a2-b"]
     assert records[0]["feeds"] == ["feed-a", "feed-b"]
@@ -74,8 +76,17 @@ def test_list_jsonl_and_fold(runner):
     )
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 7 and json.loads(lines[0])["name"] == "gpu002"
+    assert {json.loads(line)["schema"] for line in lines} == {"dcctl.inventory.host/1"}
     result = run(runner, "-i", EXAMPLE, "inventory", "list", "--fold", "-l", "@h100 - gpu005")
     assert result.stdout == "gpu[001-004,006-016]\n"
+    result = run(
+        runner, "-i", EXAMPLE, "-o", "json", "inventory", "list", "--fold", "-l", "@canary"
+    )
+    assert json.loads(result.stdout) == {
+        "schema": "dcctl.inventory.fold/1",
+        "hosts": "gpu[001,009]",
+        "count": 2,
+    }
 
 
 def test_list_table_is_plain_text_in_a_pipe(runner):
@@ -159,8 +170,12 @@ def test_validate_json_several_files(runner, tmp_path, monkeypatch):
     Path("bad.yaml").write_text(BROKEN)
     result = run(runner, "inventory", "validate", "--format", "json", EXAMPLE, "bad.yaml")
     assert result.exit_code == ExitCode.INVALID_INPUT
-    data = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert document["schema"] == "dcctl.validate/1" and document["valid"] is False
+    assert document["errors"] == 1
+    data = document["files"]
     assert [d["valid"] for d in data] == [True, False]
+    assert [d["path"] for d in data] == [EXAMPLE, "bad.yaml"]
     assert data[0]["hosts"] == 17
     assert data[1]["diagnostics"][0] == {
         "severity": "error",
@@ -270,7 +285,9 @@ def test_probe_from_the_h100_capture_bundle(runner):
     bundle = ROOT / "tests" / "fixtures" / "h100-idle"
     result = run(runner, "-o", "json", "probe", "--from-bundle", str(bundle), "-i", EXAMPLE)
     assert result.exit_code == 0, result.output
-    (doc,) = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert document["schema"] == "dcctl.probe/1"
+    (doc,) = document["hosts"]
     assert doc["host"] == "h100-idle" and doc["status"] == "ok"
     gpu = doc["results"]["gpu"]
     assert gpu["driver_version"] == "580.159.04" and len(gpu["gpus"]) == 1

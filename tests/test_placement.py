@@ -325,7 +325,7 @@ def test_allocations_from_probe_output(tmp_path):
     out = runner.invoke(
         app, ["-i", str(EXAMPLE), "-o", "json", "probe", "--from-bundle", str(bundle)]
     )
-    (doc,) = json.loads(out.stdout)
+    (doc,) = json.loads(out.stdout)["hosts"]
     real = doc["results"]["gpu"]["gpus"][0]
     doc["host"] = "gpu001"
     doc["results"]["gpu"]["gpus"] = [

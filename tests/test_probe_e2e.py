@@ -145,7 +145,7 @@ def run_probe(lab, *args):
 
 def test_probe_classifies_every_host(env):
     result, elapsed = run_probe(env, "-l", "all - behind - behind2")
-    docs = {d["host"]: d for d in json.loads(result.stdout)}
+    docs = {d["host"]: d for d in json.loads(result.stdout)["hosts"]}
     status = {h: d["status"] for h, d in docs.items()}
     assert status == {
         "healthy": "ok",
@@ -243,13 +243,13 @@ def test_hostile_arguments_reach_the_host_literally(env, tmp_path):
 def test_saved_bundle_analyses_like_the_live_run(env, tmp_path):
     bundle = tmp_path / "bundle"
     result, _ = run_probe(env, "-l", "healthy", "--save-bundle", str(bundle))
-    live = json.loads(result.stdout)[0]
+    live = json.loads(result.stdout)["hosts"][0]
     assert (
         (bundle / "healthy" / "gpu.query.txt").read_text().startswith("$ nvidia-smi --query-gpu=")
     )
     again = CliRunner().invoke(
         app, ["-i", str(env["inventory"]), "-o", "json", "probe", "--from-bundle", str(bundle)]
     )
-    offline = json.loads(again.stdout)[0]
+    offline = json.loads(again.stdout)["hosts"][0]
     assert offline["results"] == live["results"]
     assert offline["findings"] == live["findings"]

@@ -10,6 +10,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -17,9 +18,14 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from dcctl import __version__
-from dcctl.cli.state import OutputFormat, State
+from dcctl.cli.state import State
 from dcctl.errors import DcctlError, ExitCode, InputFileError
 from dcctl.render.diagnostics import render_text, summary_line
+from dcctl.render.writers import WRITERS
+
+#: ``-o`` choices: every registered output writer.
+OutputFormat = StrEnum("OutputFormat", [(name, name) for name in WRITERS])  # type: ignore[misc]
+_TABLE = OutputFormat("table")
 
 #: Options of the root command that may also be written after a sub-command.
 VALUE_OPTIONS = ("-i", "--inventory", "-o", "--output")
@@ -160,8 +166,12 @@ def root(
     ] = None,
     output: Annotated[
         OutputFormat,
-        typer.Option("-o", "--output", help="Result format: table, json or jsonl."),
-    ] = OutputFormat.table,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Result format: " + "; ".join(f"{w.name}: {w.help}" for w in WRITERS.values()),
+        ),
+    ] = _TABLE,
     no_color: Annotated[
         bool,
         typer.Option(
@@ -181,4 +191,4 @@ def root(
     ] = False,
 ) -> None:
     """Global options; they may be written before or after the sub-command."""
-    ctx.obj = State.create(inventory, output, no_color, verbose, quiet)
+    ctx.obj = State.create(inventory, output.value, no_color, verbose, quiet)

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from dcctl.cli.state import State
 from dcctl.errors import ExitCode, InputError
-from dcctl.render.console import write_json
+from dcctl.render.output import Output
 from dcctl.transport.base import Transport
 
 
@@ -69,10 +69,15 @@ def apply(
 
     skip = resume_skip(state_dir, resume) if resume else set()
     plan = plan_playbook(playbook, inventory, transport_for, limit=limit, forks=forks)
-    if state.machine_output:
-        write_json(state.out, plan.to_dict())
-    else:
-        render_plan(state.out, plan)
+    state.emit(
+        Output(
+            "apply.plan",
+            plan.to_dict,
+            lambda console: render_plan(console, plan),
+            records=lambda: plan.to_dict()["hosts"],
+            record_kind="apply.host",
+        )
+    )
     if dry_run:
         raise typer.Exit(int(ExitCode.CHANGES_PENDING if plan.pending else ExitCode.OK))
     if not plan.pending:

@@ -9,13 +9,14 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from dcctl.cli.state import OutputFormat, State
+from dcctl.cli.state import State
 from dcctl.errors import ExitCode, SelectionError
 from dcctl.inventory.loader import CheckResult, check_inventory, max_hosts_from
 from dcctl.inventory.views import host_record, host_settings, power_tree
-from dcctl.render.console import write_json, write_jsonl
 from dcctl.render.diagnostics import render_github, render_text, summary_line
 from dcctl.render.inventory import render_host_settings, render_host_table, render_power_tree
+from dcctl.render.output import Output
+from dcctl.render.writers import WRITERS
 from dcctl.source.diagnostics import did_you_mean
 
 app = typer.Typer(
@@ -49,7 +50,7 @@ def _summary_detail(result: CheckResult) -> str:
 
 def _result_json(result: CheckResult) -> dict[str, object]:
     return {
-        "file": result.display,
+        "path": result.display,
         "valid": not result.errors,
         "errors": len(result.errors),
         "warnings": len(result.warnings),
@@ -89,10 +90,24 @@ def validate(
             fmt = ValidateFormat.text
     if fmt is ValidateFormat.json:
         records = [_result_json(r) for r in results]
-        if state.output is OutputFormat.jsonl:
-            write_jsonl(state.out, records)
-        else:
-            write_json(state.out, records if len(records) > 1 else records[0])
+        document = {
+            "valid": not any(r.errors for r in results),
+            "errors": sum(len(r.errors) for r in results),
+            "warnings": sum(len(r.warnings) for r in results),
+            "files": records,
+        }
+        # One shape for one file or many; -o jsonl gives one line per file instead.
+        writer = "jsonl" if state.output == "jsonl" else "json"
+        WRITERS[writer].write(
+            state.out,
+            Output(
+                "validate",
+                lambda: document,
+                lambda _console: None,
+                records=lambda: records,
+                record_kind="validate.file",
+            ),
+        )
     else:
         for result in results:
             if fmt is ValidateFormat.github:
@@ -124,16 +139,25 @@ def list_hosts(
     inventory = state.inventory()
     selected = inventory.select(limit)
     if fold:
-        state.out.file.write(f"{selected}\n")
+        state.emit(
+            Output(
+                "inventory.fold",
+                lambda: {"hosts": str(selected), "count": len(selected)},
+                lambda console: console.file.write(f"{selected}\n"),
+            )
+        )
         return
     records = [host_record(inventory, inventory.hosts[name]) for name in selected]
-    if state.output is OutputFormat.json:
-        write_json(state.out, records)
-    elif state.output is OutputFormat.jsonl:
-        write_jsonl(state.out, records)
-    else:
-        caption = None if state.quiet else f"{len(selected)} hosts: {selected}"
-        render_host_table(state.out, records, caption)
+    caption = None if state.quiet else f"{len(selected)} hosts: {selected}"
+    state.emit(
+        Output(
+            "inventory.list",
+            lambda: {"count": len(records), "hosts": records},
+            lambda console: render_host_table(console, records, caption),
+            records=lambda: records,
+            record_kind="inventory.host",
+        )
+    )
 
 
 @app.command()
@@ -147,14 +171,15 @@ def show(
     if host not in inventory.hosts:
         raise SelectionError(f"unknown host '{host}'{did_you_mean(host, inventory.hosts)}")
     rows = host_settings(inventory, inventory.hosts[host])
-    if state.machine_output:
-        data = {"host": host, "settings": rows}
-        if state.output is OutputFormat.jsonl:
-            write_jsonl(state.out, [{"host": host, **row} for row in rows])
-        else:
-            write_json(state.out, data)
-        return
-    render_host_settings(state.out, host, rows)
+    state.emit(
+        Output(
+            "inventory.show",
+            lambda: {"host": host, "settings": rows},
+            lambda console: render_host_settings(console, host, rows),
+            records=lambda: [{"host": host, **row} for row in rows],
+            record_kind="inventory.setting",
+        )
+    )
 
 
 @app.command()
@@ -163,10 +188,6 @@ def tree(ctx: typer.Context) -> None:
     state: State = ctx.obj
     inventory = state.inventory()
     view = power_tree(inventory)
-    if state.output is OutputFormat.jsonl:
-        write_jsonl(state.out, [view])
-        return
-    if state.output is OutputFormat.json:
-        write_json(state.out, view)
-        return
-    render_power_tree(state.out, view)
+    state.emit(
+        Output("inventory.tree", lambda: view, lambda console: render_power_tree(console, view))
+    )

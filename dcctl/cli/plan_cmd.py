@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
 
-from dcctl.cli.state import OutputFormat, State
+from dcctl.cli.state import State
 from dcctl.errors import ExitCode, InputError
 from dcctl.planning.power.problem import DEFAULT_STEP_W, PowerRequest
-from dcctl.render.console import write_json, write_jsonl
+from dcctl.render.output import Output
 
 if TYPE_CHECKING:
     from dcctl.planning.solver_options import SolverOptions
@@ -56,16 +54,6 @@ def solver_options(time_limit: float, workers: int, seed: int, gap: str) -> Solv
         seed=seed,
         relative_gap=parse_fraction(gap, "--gap"),
     )
-
-
-def emit_plan(state: State, document: dict[str, Any], render: Callable[[], None]) -> None:
-    """A plan as JSON, JSON lines, or tables for people."""
-    if state.output is OutputFormat.json:
-        write_json(state.out, document)
-    elif state.output is OutputFormat.jsonl:
-        write_jsonl(state.out, [document])
-    else:
-        render()
 
 
 def parse_derate(items: list[str]) -> dict[str, float]:
@@ -142,7 +130,13 @@ def place(
     flagged = findings_from_probe(findings) if findings else None
     problem = build_problem(inventory, job_list, usage, flagged, hosts)
     plan = plan_placement(problem, solver_options(time_limit, workers, seed, gap), node_classes)
-    emit_plan(state, plan_document(plan), lambda: render_placement_plan(state.out, plan))
+    state.emit(
+        Output(
+            "plan.place",
+            lambda: plan_document(plan),
+            lambda console: render_placement_plan(console, plan),
+        )
+    )
     if plan.left_out:
         raise typer.Exit(int(ExitCode.FINDINGS))
 
@@ -201,14 +195,9 @@ def power(
     measured = None
     if probe_results is not None:
         from dcctl.planning.power.problem import limits_from_probe
+        from dcctl.probes.summary import probe_documents
 
-        try:
-            documents = json.loads(probe_results.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(
-                f"--probe-results {probe_results}: not dcctl probe JSON ({exc})"
-            ) from None
-        measured = limits_from_probe(documents if isinstance(documents, list) else [documents])
+        measured = limits_from_probe(probe_documents(probe_results, "--probe-results"))
     request = PowerRequest(
         classes.classes,
         classes.assignments,
@@ -226,6 +215,12 @@ def power(
             "# Written by dcctl plan power. Review with: dcctl apply FILE --dry-run\n"
             + yaml.safe_dump(power_playbook(plan), sort_keys=False, width=100)
         )
-    emit_plan(state, plan_document(plan), lambda: render_power_plan(state.out, plan))
+    state.emit(
+        Output(
+            "plan.power",
+            lambda: plan_document(plan),
+            lambda console: render_power_plan(console, plan),
+        )
+    )
     if not plan.feasible:
         raise typer.Exit(int(ExitCode.FINDINGS))

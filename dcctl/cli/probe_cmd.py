@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from dcctl.checks.findings import Severity
-from dcctl.cli.state import OutputFormat, State
+from dcctl.cli.state import State
 from dcctl.errors import ExitCode, InventoryError, InventoryNotFoundError
-from dcctl.render.console import write_json, write_jsonl
+from dcctl.render.output import Output
 
 #: Probe names, for the help text (the probe modules load only when the command runs).
 PROBE_NAMES = ("gpu", "network", "system", "storage", "security")
@@ -56,7 +56,13 @@ def probe(
     from dcctl.probes.summary import report_document
     from dcctl.render.probe import render_probe_reports
     from dcctl.render.progress import ProgressDisplay
-    from dcctl.survey.fleet import ProbeOptions, analyze_bundles, probe_fleet, save_bundles
+    from dcctl.survey.fleet import (
+        ProbeOptions,
+        analyze_bundles,
+        overall_status,
+        probe_fleet,
+        save_bundles,
+    )
 
     state: State = ctx.obj
     chosen = select_probes(probes.split(",") if probes else None)
@@ -77,12 +83,20 @@ def probe(
         if save_bundle is not None:
             save_bundles(save_bundle, reports)
     elapsed = time.monotonic() - start
-    if state.output is OutputFormat.json:
-        write_json(state.out, [report_document(r) for r in reports], one_item_per_line=True)
-    elif state.output is OutputFormat.jsonl:
-        write_jsonl(state.out, (report_document(r) for r in reports))
-    else:
-        render_probe_reports(state.out, reports, names, elapsed)
+    state.emit(
+        Output(
+            "probe",
+            lambda: {
+                "probes": names,
+                "elapsed_s": round(elapsed, 3),
+                "status": overall_status(reports),
+                "hosts": [report_document(r) for r in reports],
+            },
+            lambda console: render_probe_reports(console, reports, names, elapsed),
+            records=lambda: (report_document(r) for r in reports),
+            record_kind="probe.host",
+        )
+    )
     if any(r.status.value != "ok" for r in reports):
         raise typer.Exit(int(ExitCode.HOSTS_FAILED))
     if any(f.severity >= Severity.warning for r in reports for f in r.findings):

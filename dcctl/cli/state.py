@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from rich.console import Console
 from rich.markup import escape
@@ -14,14 +13,8 @@ from dcctl.inventory.loader import CheckResult, check_inventory, find_inventory,
 from dcctl.inventory.model import Inventory
 from dcctl.render.console import make_console
 from dcctl.render.diagnostics import render_text
-
-
-class OutputFormat(StrEnum):
-    """Machine or human output for a command's result."""
-
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
+from dcctl.render.output import Output
+from dcctl.render.writers import WRITERS
 
 
 @dataclass
@@ -29,7 +22,7 @@ class State:
     """Everything a command needs from the root options (``ctx.obj``)."""
 
     inventory_option: str | None = None
-    output: OutputFormat = OutputFormat.table
+    output: str = "table"
     no_color: bool = False
     verbose: int = 0
     quiet: bool = False
@@ -41,7 +34,7 @@ class State:
     def create(
         cls,
         inventory: str | None,
-        output: OutputFormat,
+        output: str,
         no_color: bool,
         verbose: int,
         quiet: bool,
@@ -70,8 +63,12 @@ class State:
 
     @property
     def machine_output(self) -> bool:
-        """True for JSON or JSON-lines output."""
-        return self.output is not OutputFormat.table
+        """True for output meant for programs (JSON, JSON lines, ...), not people."""
+        return WRITERS[self.output].machine
+
+    def emit(self, output: Output) -> None:
+        """Render a command's result with the writer chosen by ``-o`` (the one output path)."""
+        WRITERS[self.output].write(self.out, output)
 
     def inventory_path(self) -> str:
         """The inventory file to use (-i, else $DCCTL_INVENTORY, else ./inventory.yaml)."""

@@ -1,10 +1,13 @@
-"""One-line summaries of probe results (to fold identical hosts), and host JSON documents."""
+"""One-line summaries of probe results (to fold identical hosts); host JSON documents out and in."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields, is_dataclass
+from pathlib import Path
 from typing import Any
 
+from dcctl.errors import InputError
 from dcctl.probes.gather import HostReport
 from dcctl.probes.registry import PROBES
 
@@ -50,3 +53,28 @@ def report_document(report: HostReport) -> dict[str, Any]:
         "errors": report.errors,
         "timings": report.timings,
     }
+
+
+def probe_documents(path: Path, option: str) -> list[dict[str, Any]]:
+    """The host documents of ``dcctl probe`` output, as written with any machine format.
+
+    ``-o json`` (``dcctl.probe/1``, or the bare list older releases wrote) or ``-o jsonl`` (one
+    ``dcctl.probe.host/1`` per line). Anything else is an InputError naming ``option``.
+    """
+    try:
+        text = path.read_text()
+        try:
+            documents: Any = json.loads(text)
+        except json.JSONDecodeError:
+            documents = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{option} {path}: not dcctl probe JSON ({exc})") from None
+    if isinstance(documents, dict) and "hosts" in documents and "host" not in documents:
+        documents = documents["hosts"]
+    if isinstance(documents, dict):
+        documents = [documents]
+    if not isinstance(documents, list) or not all(
+        isinstance(doc, dict) and "host" in doc for doc in documents
+    ):
+        raise InputError(f"{option} {path}: expected dcctl probe JSON documents")
+    return documents

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO
 
 from rich import box
 from rich.console import Console
@@ -50,24 +48,3 @@ def new_table(console: Console, *columns: str, title: str | None = None) -> Tabl
         pad_edge=console.is_terminal,
     )
     return table
-
-
-def write_json(console: Console, data: Any, *, one_item_per_line: bool = False) -> None:
-    """Write one JSON document to the console's file, bypassing Rich markup.
-
-    Indented by default; with ``one_item_per_line`` a list is written one compact item per
-    line, which stays readable and is ~5× cheaper to encode for hundreds of large items.
-    """
-    if one_item_per_line and isinstance(data, list):
-        items = ",\n".join(json.dumps(item, default=str) for item in data)
-        console.file.write(f"[\n{items}\n]\n" if data else "[]\n")
-    else:
-        console.file.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-    console.file.flush()
-
-
-def write_jsonl(console: Console, records: Iterable[Any]) -> None:
-    """Write one compact JSON object per line."""
-    for record in records:
-        console.file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
-    console.file.flush()

@@ -25,7 +25,6 @@ allocations:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from dcctl.errors import AllocationsFileError, InputError, JobsFileError
 from dcctl.inventory.model import Inventory
 from dcctl.planning.gpu_state import MILLI
 from dcctl.planning.placement.problem import RACK, Job
+from dcctl.probes.summary import probe_documents
 from dcctl.source.diagnostics import did_you_mean
 from dcctl.source.reader import Fields, read_document
 
@@ -191,21 +191,6 @@ def _gpu_index(value: Any, loc: Any, count: int, i: int, diags: Any) -> int:
 #: GPU memory in use (MiB) above which a GPU with no compute process listed still counts as
 #: taken (nvidia-smi does not always see other containers' processes).
 BUSY_MEMORY_MIB = 1024
-
-
-def probe_documents(path: Path, option: str) -> list[dict[str, Any]]:
-    """The host documents of ``dcctl probe -o json`` output (a list, or one document)."""
-    try:
-        documents = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{option} {path}: not dcctl probe JSON ({exc})") from None
-    if isinstance(documents, dict):
-        documents = [documents]
-    if not isinstance(documents, list) or not all(
-        isinstance(doc, dict) and "host" in doc for doc in documents
-    ):
-        raise InputError(f"{option} {path}: expected dcctl probe JSON documents")
-    return documents
 
 
 def allocations_from_probe(path: Path, inventory: Inventory) -> Usage:

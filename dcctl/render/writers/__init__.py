@@ -1,0 +1,14 @@
+"""Output writers by name (``-o table|json|jsonl``): each writer module registers itself.
+
+Adding a format is its module plus its name on the import line below; ``-o`` offers every
+registered writer.
+"""
+
+from __future__ import annotations
+
+from dcctl.render.writers import json_document, json_lines, table  # noqa: F401  (they register)
+from dcctl.render.writers.base import Writer, registered
+
+WRITERS: dict[str, Writer] = registered()
+
+__all__ = ["WRITERS", "Writer"]
