@@ -131,10 +131,12 @@ def network_profile_findings(report: NetworkReport, profile: Profile) -> list[Fi
     if nic is not None:
         physical = [i for i in report.interfaces if i.speed_mbps is not None]
         if nic.speed_gbps is not None:
-            fast = [i for i in physical if i.speed_mbps >= nic.speed_gbps * 1000]  # type: ignore[operator]
+            fast = [i for i in physical if (i.speed_mbps or 0) >= nic.speed_gbps * 1000]
             wanted = nic.count or 1
             if len(fast) < wanted:
-                slow = [f"{i.name} {i.speed_mbps / 1000:g}G" for i in physical if i not in fast]
+                slow = [
+                    f"{i.name} {(i.speed_mbps or 0) / 1000:g}G" for i in physical if i not in fast
+                ]
                 extra = f" (slower: {', '.join(slow)})" if slow else ""
                 out.append(
                     Finding(

@@ -90,7 +90,9 @@ class DcctlGroup(TyperGroup):
             exc.exit_code = int(ExitCode.INVALID_INPUT)
             raise
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    # Typer always passes its own Context (a subclass of its vendored click's): narrower than
+    # the base signature, hence the ignore.
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         """Invoke, mapping every error to a message and an exit code (the one boundary)."""
         try:
             return super().invoke(ctx)

@@ -143,7 +143,7 @@ def list_hosts(
             Output(
                 "inventory.fold",
                 lambda: {"hosts": str(selected), "count": len(selected)},
-                lambda console: console.file.write(f"{selected}\n"),
+                lambda console: console.print(str(selected), markup=False, soft_wrap=True),
             )
         )
         return

@@ -46,11 +46,11 @@ def summarize(
     for pdu in pdus.values():
         pdu_w[pdu.name] += 0.0
         feed_w[pdu.feed] += 0.0
-        for host in pdu.hosts.names:
-            draw = host_w.get(host)
+        for host_name in pdu.hosts.names:
+            draw = host_w.get(host_name)
             if draw is None:
                 continue
-            share = draw / max(1, len(hosts[host].pdus))
+            share = draw / max(1, len(hosts[host_name].pdus))
             pdu_w[pdu.name] += share
             feed_w[pdu.feed] += share
     rack_w = {name: sum(host_w.get(h) or 0.0 for h in rack.hosts) for name, rack in racks.items()}

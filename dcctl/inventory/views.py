@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from dcctl.inventory.model import Host, Inventory, Rack
+from dcctl.inventory.model import Host, Inventory, Rack, Room, Row, Site
 from dcctl.inventory.power import PowerSummary, summarize
 from dcctl.model.nodeset import NodeSet
 
@@ -62,9 +63,12 @@ def host_settings(inventory: Inventory, host: Host) -> list[dict[str, Any]]:
             for level, name in (("row", rack.row), ("room", rack.room), ("site", rack.site)):
                 if name is None:
                     continue
-                obj = {"row": inventory.rows, "room": inventory.rooms, "site": inventory.sites}[
-                    level
-                ][name]
+                tiers: dict[str, Mapping[str, Row | Room | Site]] = {
+                    "row": inventory.rows,
+                    "room": inventory.rooms,
+                    "site": inventory.sites,
+                }
+                obj = tiers[level][name]
                 rows.append(
                     {
                         "setting": level,
@@ -146,7 +150,7 @@ def power_tree(inventory: Inventory, power: PowerSummary | None = None) -> dict[
                     "formula": feed.formula(),
                 }
             )
-        rooms = []
+        rooms: list[dict[str, Any]] = []
         for room_name in site.rooms:
             room = inventory.rooms[room_name]
             rows = []

@@ -105,9 +105,12 @@ class GpuClusterState:
         if shape.gpus == 0:
             return ok
         ok &= self.model_access(shape.models)[model]
+        fits: np.ndarray
         if shape.is_share:
-            return ok & (gpu >= shape.milli).any(axis=1)
-        return ok & ((gpu >= MILLI).sum(axis=1) >= shape.gpus)
+            fits = ok & (gpu >= shape.milli).any(axis=1)
+        else:
+            fits = ok & ((gpu >= MILLI).sum(axis=1) >= shape.gpus)
+        return fits
 
     def whole_gpus(self, node: int, count: int) -> tuple[int, ...]:
         """The first ``count`` entirely free GPUs of a node."""

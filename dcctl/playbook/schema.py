@@ -168,11 +168,7 @@ def _read_resource(
     for key in REQUIRED[kind]:
         if key not in probe:
             probe.error(None, f"{kind} needs '{key}'")
-    params = {
-        k: to_plain(source, probe.value_node(k), f"{path}.{k}", diags)
-        for k in FIELDS[kind]
-        if k in probe
-    }
+    params = {k: probe.plain(k) for k in FIELDS[kind] if k in probe}
     if kind == "gpu_power_limit" and ("watts" in params) == ("percent" in params):
         probe.error(None, "gpu_power_limit needs exactly one of 'watts' or 'percent'")
     if kind == "command" and ("argv" in params) == ("command" in params):

@@ -27,8 +27,8 @@ _NO_DRIVER = (
 class GpuProbe:
     """NVIDIA GPUs through nvidia-smi."""
 
-    name = "gpu"
-    steps = (
+    name: str = "gpu"
+    steps: tuple[Step, ...] = (
         Step(
             "gpu.query",
             query_command(),

@@ -6,6 +6,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
 from dcctl.probes.base import Outputs, Step, recogniser, register
 
@@ -60,8 +61,8 @@ class NetworkReport:
 class NetworkProbe:
     """Links, addresses, speeds, MTUs, counters, InfiniBand ports."""
 
-    name = "network"
-    steps = (
+    name: str = "network"
+    steps: tuple[Step, ...] = (
         Step("net.link", "ip -j -s link", recogniser(r"^ip -j -s link|^ip -s -j link")),
         Step("net.addr", "ip -j addr", recogniser(r"^ip -j addr")),
         Step("net.sys", SYS_NET, recogniser(r"/sys/class/net")),
@@ -90,9 +91,9 @@ class NetworkProbe:
         if sys_out is not None:
             for name, values in parse_sys_net(sys_out.text).items():
                 iface = by_name.setdefault(name, Interface(name))
-                iface.mtu = iface.mtu if iface.mtu is not None else values.get("mtu")
-                iface.operstate = iface.operstate or values.get("oper")
-                iface.speed_mbps = values.get("speed")
+                iface.mtu = iface.mtu if iface.mtu is not None else values["mtu"]
+                iface.operstate = iface.operstate or values["oper"]
+                iface.speed_mbps = values["speed"]
         ib = outputs.get("net.ib")
         if ib is not None:
             report.ib_ports = parse_ib_ports(ib.text)
@@ -100,7 +101,7 @@ class NetworkProbe:
         return report
 
 
-def _json(output_text: str) -> list[dict[str, object]]:
+def _json(output_text: str) -> list[dict[str, Any]]:
     try:
         data = json.loads(output_text)
     except json.JSONDecodeError:
@@ -118,10 +119,10 @@ def parse_ip_link(text: str) -> list[Interface]:
         out.append(
             Interface(
                 name=str(item.get("ifname")),
-                mtu=item.get("mtu"),  # type: ignore[arg-type]
+                mtu=item.get("mtu"),
                 operstate=str(item.get("operstate", "")).lower() or None,
-                mac=item.get("address"),  # type: ignore[arg-type]
-                kind=item.get("link_type"),  # type: ignore[arg-type]
+                mac=item.get("address"),
+                kind=item.get("link_type"),
                 rx_bytes=rx.get("bytes"),
                 tx_bytes=tx.get("bytes"),
                 rx_errors=rx.get("errors"),
@@ -148,20 +149,28 @@ _SYS_LINE = re.compile(r"^/sys/class/net/(\S+) mtu=(\S*) oper=(\S*) speed=(\S*)"
 _SYS_GREP = re.compile(r"^/sys/class/net/([^/]+)/(mtu|operstate|speed):(.*)$")
 
 
-def parse_sys_net(text: str) -> dict[str, dict[str, object]]:
+class SysNet(TypedDict):
+    """What /sys/class/net says of one interface."""
+
+    mtu: int | None
+    oper: str | None
+    speed: int | None
+
+
+def parse_sys_net(text: str) -> dict[str, SysNet]:
     """Per interface: mtu, operstate, speed (Mb/s; None when the kernel reports none or -1).
 
     Reads ``grep -H . /sys/class/net/*/{mtu,operstate,speed}`` (what dcctl runs) and the
     ``<path> mtu=… oper=… speed=…`` lines of a hand-made capture.
     """
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, SysNet] = {}
     for line in text.splitlines():
         line = line.strip()
         if m := _SYS_LINE.match(line):
             name, mtu, oper, speed = m.groups()
         elif m := _SYS_GREP.match(line):
             name, attr, value = m.groups()
-            entry = out.setdefault(name, {"mtu": None, "oper": None, "speed": None})
+            entry = out.setdefault(name, SysNet(mtu=None, oper=None, speed=None))
             if attr == "mtu":
                 entry["mtu"] = int(value) if value.isdigit() else None
             elif attr == "operstate":
@@ -171,8 +180,9 @@ def parse_sys_net(text: str) -> dict[str, dict[str, object]]:
             continue
         else:
             continue
-        out[name] = {"mtu": int(mtu) if mtu.isdigit() else None, "oper": oper or None,
-                     "speed": _speed(speed)}  # fmt: skip
+        out[name] = SysNet(
+            mtu=int(mtu) if mtu.isdigit() else None, oper=oper or None, speed=_speed(speed)
+        )
     return out
 
 

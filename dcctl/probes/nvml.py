@@ -27,7 +27,8 @@ def load_nvml() -> ModuleType | None:
         pynvml.nvmlInit()
     except Exception:  # NVMLError_LibraryNotFound, DriverNotLoaded, ...
         return None
-    return pynvml
+    module: ModuleType = pynvml  # untyped (no stubs exist): see pyproject's mypy overrides
+    return module
 
 
 def _text(value: Any) -> str | None:
@@ -86,7 +87,10 @@ def _watts(milliwatts: Any) -> float | None:
 
 
 def _gpu(call: _Caller, nvml: ModuleType, h: Any, index: int, driver: str | None) -> GpuInfo:
-    c = lambda name, *a: call(name, h, *a)  # noqa: E731
+    def c(name: str, *args: Any) -> Any:
+        """An NVML call on this device (None when unsupported)."""
+        return call(name, h, *args)
+
     pci = c("nvmlDeviceGetPciInfo")
     memory = c("nvmlDeviceGetMemoryInfo")
     util = c("nvmlDeviceGetUtilizationRates")

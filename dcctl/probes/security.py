@@ -60,8 +60,8 @@ class SecurityReport:
 class SecurityProbe:
     """sshd -T, listening sockets, PATH directory permissions."""
 
-    name = "security"
-    steps = (
+    name: str = "security"
+    steps: tuple[Step, ...] = (
         Step("sec.sshd", "sshd -T 2>&1", recogniser(r"^sshd -T")),
         # No -p: naming the owning processes means reading every /proc/*/fd on the host.
         Step("sec.listen", "ss -Hltnu 2>/dev/null || ss -ltnu", recogniser(r"^ss -")),

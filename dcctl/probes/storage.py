@@ -58,8 +58,8 @@ class StorageReport:
 class StorageProbe:
     """Disks, filesystem use, read-only mounts."""
 
-    name = "storage"
-    steps = (
+    name: str = "storage"
+    steps: tuple[Step, ...] = (
         Step("disk.lsblk", "lsblk -J -b", recogniser(r"^lsblk -J")),
         Step("disk.df", "df -PT -k", recogniser(r"^df -"), timeout=10, guarded=True),
         Step("disk.mounts", "cat /proc/mounts", recogniser(r"/proc/mounts")),

@@ -36,8 +36,8 @@ class SystemReport:
 class SystemProbe:
     """OS, kernel, CPU, memory, uptime and load."""
 
-    name = "system"
-    steps = (
+    name: str = "system"
+    steps: tuple[Step, ...] = (
         Step("sys.uname", "uname -a", recogniser(r"^uname -a")),
         Step("sys.os", "cat /etc/os-release", recogniser(r"os-release")),
         Step("sys.cpu", "lscpu -J", recogniser(r"^lscpu -J")),

@@ -10,7 +10,8 @@ value is typed by YAML's plain rules and then checked by the reader of its file 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import yaml
 from yaml.events import (
@@ -74,7 +75,7 @@ def _implicit_tag(value: str) -> str:
     """The tag YAML 1.1 gives a plain scalar (int, float, bool, null, ... or str)."""
     for tag, regexp in _IMPLICIT.get(value[:1], ()):
         if regexp.match(value):
-            return tag
+            return str(tag)
     return _STR
 
 
@@ -92,7 +93,7 @@ class _Composer:
         self.anchors: dict[str, Node] = {}
         self.sizes: dict[int, int] = {}
 
-    def refuse(self, mark: Any, message: str) -> None:
+    def refuse(self, mark: Any, message: str) -> NoReturn:
         self.diags.error(Loc(self.source.display, mark.line + 1, mark.column + 1), "", message)
         raise _Refused
 
@@ -105,7 +106,10 @@ class _Composer:
         # Without an anchor there can be no alias, so no bomb: skip the size bookkeeping.
         track = "&" in text
         sizes = self.sizes
-        for event in yaml.parse(text, Loader=_Loader):
+        # Events are told apart by exact class (``type(event) is X``: the fast test in this
+        # hot loop), which mypy cannot narrow on: they are typed Any at this boundary.
+        events: Iterable[Any] = yaml.parse(text, Loader=_Loader)
+        for event in events:
             kind = type(event)
             node: Node
             if kind in _TAGGED and event.tag not in (None, "!"):

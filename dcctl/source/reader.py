@@ -7,6 +7,7 @@ schema allows, turning unknown fields, duplicate keys and wrong types into diagn
 
 from __future__ import annotations
 
+import builtins
 import datetime as _dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -282,9 +283,13 @@ class Fields:
 
     def _wrong(self, key: str, wanted: str, value: Any) -> None:
         shown = f" '{value}'" if isinstance(value, str) else ""
-        self.error(key, f"expected {wanted}, got {kind_of(self.value_node(key))}{shown}")
+        node = self.value_node(key)
+        got = kind_of(node) if node is not None else "nothing"
+        self.error(key, f"expected {wanted}, got {got}{shown}")
 
-    def str(self, key: str, *, choices: Iterable[str] | None = None) -> str | None:
+    def str(
+        self, key: builtins.str, *, choices: Iterable[builtins.str] | None = None
+    ) -> str | None:
         """A text field; numbers are not silently turned into text."""
         usable, value = self._scalar(key, "a string")
         if not usable:
@@ -307,7 +312,7 @@ class Fields:
 
     def number(
         self,
-        key: str,
+        key: builtins.str,
         *,
         minimum: float | None = None,
         maximum: float | None = None,
@@ -335,7 +340,7 @@ class Fields:
             return None
         return value
 
-    def boolean(self, key: str) -> bool | None:
+    def boolean(self, key: builtins.str) -> bool | None:
         """A true/false field."""
         usable, value = self._scalar(key, "true or false")
         if not usable:
@@ -345,13 +350,13 @@ class Fields:
             return None
         return value
 
-    def str_list(self, key: str) -> list[tuple[str, Loc]] | None:
+    def str_list(self, key: builtins.str) -> list[tuple[builtins.str, Loc]] | None:
         """A field holding one string or a list of strings; each with its location."""
         node = self.value_node(key)
         if node is None:
             return None
         items = node.value if isinstance(node, SequenceNode) else [node]
-        out: list[tuple[str, Loc]] = []
+        out: list[tuple[builtins.str, Loc]] = []
         for i, item in enumerate(items):
             sub = f"{self.field_path(key)}[{i}]" if isinstance(node, SequenceNode) else ""
             if not isinstance(item, ScalarNode) or item.tag != "tag:yaml.org,2002:str":
@@ -367,7 +372,7 @@ class Fields:
             out.append((item.value, content_loc(self.source, item)))
         return out
 
-    def sequence(self, key: str) -> list[Node] | None:
+    def sequence(self, key: builtins.str) -> list[Node] | None:
         """A list field's item nodes (reports a non-list)."""
         node = self.value_node(key)
         if node is None:
@@ -379,7 +384,12 @@ class Fields:
             return None
         return list(node.value)
 
-    def sub(self, key: str, allowed: Iterable[str], required: Iterable[str] = ()) -> Fields | None:
+    def sub(
+        self,
+        key: builtins.str,
+        allowed: Iterable[builtins.str],
+        required: Iterable[builtins.str] = (),
+    ) -> Fields | None:
         """Fields of a nested mapping, or None when absent."""
         node = self.value_node(key)
         if node is None:
@@ -387,7 +397,7 @@ class Fields:
         fields = Fields(self.source, node, self.field_path(key), self.diags, allowed, required)
         return fields if fields.ok else None
 
-    def plain(self, key: str) -> Any:
+    def plain(self, key: builtins.str) -> Any:
         """A free-form field converted to plain Python data."""
         node = self.value_node(key)
         return (

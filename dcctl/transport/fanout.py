@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from dcctl.errors import DcctlError
 from dcctl.transport.base import AuthError, CommandTimeout, HostKeyError, UnreachableError
@@ -56,7 +56,7 @@ class HostFinished(Generic[T]):
     outcome: HostOutcome[T]
 
 
-Event = HostStarted | HostFinished
+Event = HostStarted | HostFinished[Any]
 Listener = Callable[[Event], None]
 
 
@@ -130,7 +130,7 @@ def fan_out(
         for future in pending:
             host = futures[future]
             future.cancel()
-            outcome = HostOutcome(
+            outcome: HostOutcome[T] = HostOutcome(
                 host,
                 HostStatus.timed_out,
                 None,

@@ -51,7 +51,7 @@ class KnownHosts:
         # the plain names once, and scan only when hashed entries exist and the index misses.
         self.index: dict[str, dict[str, paramiko.PKey]] = {}
         self.hashed = False
-        for entry in self.keys._entries:
+        for entry in self.keys._entries:  # type: ignore[attr-defined]  # private, not in stubs
             for name in entry.hostnames:
                 if name.startswith("|1|"):
                     self.hashed = True

@@ -41,7 +41,8 @@ class _Transport(paramiko.Transport):
     _preferred_ciphers = (
         "aes128-gcm@openssh.com",
         "aes256-gcm@openssh.com",
-        *(c for c in paramiko.Transport._preferred_ciphers if "gcm" not in c),
+        # (a private attribute of paramiko's, absent from its stubs)
+        *(c for c in paramiko.Transport._preferred_ciphers if "gcm" not in c),  # type: ignore[attr-defined]
     )
 
 
@@ -155,9 +156,13 @@ class SshContext:
                 f"{where}: no SSH session ({exc or type(exc).__name__})"
             ) from None
         if not negotiated.wait(endpoint.connect_timeout) or not transport.is_active():
-            exc = transport.get_exception()
+            failure = transport.get_exception()
             transport.close()
-            why = str(exc) if exc else f"no key exchange within {endpoint.connect_timeout:g} s"
+            why = (
+                str(failure)
+                if failure
+                else f"no key exchange within {endpoint.connect_timeout:g} s"
+            )
             raise UnreachableError(f"{where}: no SSH session ({why})")
         try:
             self.known_hosts.check(

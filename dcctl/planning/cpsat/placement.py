@@ -20,6 +20,7 @@ from dcctl.planning.cpsat.solver import SolverOptions, make_solver, relative_gap
 from dcctl.planning.gpu_state import MILLI
 from dcctl.planning.placement.problem import (
     RACK,
+    GpuShape,
     Job,
     PlacementHint,
     PlacementProblem,
@@ -162,7 +163,7 @@ def _node_constraints(
     jobs: list[Job],
     x: Replicas,
     s: ShareVars,
-    shapes: Sequence[tuple[int, ...]],
+    shapes: Sequence[GpuShape],
 ) -> _NodeVars:
     """CPU, memory, whole GPUs (ordered) and shares per GPU on node ``n``.
 
@@ -333,8 +334,8 @@ def _placed_value(
             model.add_hint(placed[i], count)
         for key, var in x.items():
             model.add_hint(var, hint.counts.get(key, 0))
-        for key, var in s.items():
-            model.add_hint(var, hint.shares.get(key, 0))
+        for share_key, var in s.items():
+            model.add_hint(var, hint.shares.get(share_key, 0))
     return value
 
 
@@ -348,7 +349,7 @@ def _stranded(
     w: Mapping[int, cp_model.IntVar],
     shares_on: Mapping[int, Sequence[cp_model.IntVar]],
     opened: Sequence[cp_model.IntVar],
-    shapes: Sequence[tuple],
+    shapes: Sequence[GpuShape],
 ) -> list[cp_model.IntVar]:
     """GPU milli node n would strand: its free GPU capacity when no job shape fits it any more.
 
@@ -499,7 +500,7 @@ def _two_passes(
     bound = solver.best_objective_bound
     final = solver
     if penalties or stranded:
-        model.clear_hints()
+        model.clear_hints()  # type: ignore[no-untyped-call]  # untyped in OR-Tools
         for var in [*placed, *keep, *penalties, *stranded]:
             model.add_hint(var, solver.value(var))
         model.add(value >= best)

@@ -87,9 +87,9 @@ def solve_power(
             coefficients.append(_value(g.priority, g.throughput[k]))
     objective = cp_model.LinearExpr.weighted_sum(variables, coefficients)
     if hint is not None:
-        for g, counts in zip(problem.groups, hint, strict=True):
+        for g, hinted in zip(problem.groups, hint, strict=True):
             for k, var in n[g.id].items():
-                model.add_hint(var, counts[k])
+                model.add_hint(var, hinted[k])
 
     solver = make_solver(options)
     wall = 0.0
@@ -101,7 +101,7 @@ def solve_power(
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return _failed(problem, solver, status, wall)
         model.add(floor >= round(solver.objective_value))
-        model.clear_hints()
+        model.clear_hints()  # type: ignore[no-untyped-call]  # untyped in OR-Tools' own hints
     model.maximize(objective)
     status = solver.solve(model)
     wall += solver.wall_time
@@ -142,7 +142,7 @@ def _fair_floor(
 
 
 def _failed(
-    problem: PowerProblem, solver: cp_model.CpSolver, status: int, wall: float
+    problem: PowerProblem, solver: cp_model.CpSolver, status: cp_model.CpSolverStatus, wall: float
 ) -> PowerAssignment:
     name = solver.status_name(status)
     if status == cp_model.INFEASIBLE:
@@ -178,4 +178,4 @@ def lp_bound(problem: PowerProblem) -> float:
     objective.SetMaximization()
     if solver.Solve() != pywraplp.Solver.OPTIMAL:
         return -1.0
-    return objective.Value() / VALUE_SCALE
+    return float(objective.Value()) / VALUE_SCALE

@@ -52,7 +52,7 @@ def node_classes(problem: PlacementProblem, units: Sequence[Unit]) -> NodeClasse
         kinds.add(RACK)
     ordered = sorted(kinds)
     avoid = any(job.avoid_findings for job in problem.jobs)
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[object, ...], list[int]] = {}
     for n, node in enumerate(problem.nodes):
         key = (
             node.model,

@@ -38,10 +38,11 @@ class FreeCapacity:
             self._give(job, n, gpus)
 
     def _give(self, job: Job, n: int, gpus: tuple[int, ...]) -> None:
-        if self.cpu[n] is not None:
-            self.cpu[n] += job.cpu
-        if self.mem[n] is not None:
-            self.mem[n] += job.mem
+        cpu, mem = self.cpu[n], self.mem[n]
+        if cpu is not None:
+            self.cpu[n] = cpu + job.cpu
+        if mem is not None:
+            self.mem[n] = mem + job.mem
         rack = self.problem.nodes[n].domains.get(RACK)
         if rack in self.rack_left:
             self.rack_left[rack] += self.power(job, n)
@@ -75,7 +76,7 @@ class FreeCapacity:
             return best
         return -1
 
-    def tightness(self, job: Job, n: int) -> tuple:
+    def tightness(self, job: Job, n: int) -> tuple[int, int, int]:
         """Best-fit key: GPU then CPU left on node n after one replica (less is tighter)."""
         free_gpu = self.total[n] - job.replica_milli
         cpu = self.cpu[n]
@@ -83,10 +84,11 @@ class FreeCapacity:
 
     def take(self, job: Job, n: int, share_gpu: int) -> tuple[int, ...]:
         """Take one replica's resources on node n; the GPU indices it got."""
-        if self.cpu[n] is not None:
-            self.cpu[n] -= job.cpu
-        if self.mem[n] is not None:
-            self.mem[n] -= job.mem
+        cpu, mem = self.cpu[n], self.mem[n]
+        if cpu is not None:
+            self.cpu[n] = cpu - job.cpu
+        if mem is not None:
+            self.mem[n] = mem - job.mem
         rack = self.problem.nodes[n].domains.get(RACK)
         if rack in self.rack_left:
             self.rack_left[rack] -= self.power(job, n)

@@ -9,6 +9,7 @@ first constraint that excludes it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from dcctl.inventory.model import Inventory
@@ -35,7 +36,7 @@ def build_problem(
     jobs: list[Job],
     usage: Usage | None = None,
     findings: Mapping[str, tuple[str, ...]] | None = None,
-    hosts: set[str] | None = None,
+    hosts: AbstractSet[str] | None = None,
 ) -> PlacementProblem:
     """Free capacity of every (selected) host with a profile, and rack power left."""
     usage = usage or {}
@@ -78,8 +79,8 @@ def build_problem(
             continue
         used_w = 0.0
         for name in rack.hosts:
-            host = inventory.hosts.get(name)
-            profile = inventory.profiles.get(host.profile or "") if host else None
+            member = inventory.hosts.get(name)
+            profile = inventory.profiles.get(member.profile or "") if member else None
             if profile is None:
                 continue
             used_w += profile.baseline_w or 0.0

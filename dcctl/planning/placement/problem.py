@@ -73,7 +73,7 @@ class Job:
         return self.replicas * self.replica_milli
 
     @property
-    def signature(self) -> tuple:
+    def signature(self) -> tuple[object, ...]:
         """What makes two jobs interchangeable to the solver."""
         return (self.gpus, self.milli, self.cpu, self.mem, self.priority, self.models,
                 self.same, self.spread, self.avoid_findings, self.replicas)  # fmt: skip
@@ -146,8 +146,8 @@ class Unit:
 
 def make_units(problem: PlacementProblem) -> list[Unit]:
     """Group interchangeable jobs (symmetry); find each group's candidate nodes."""
-    by_signature: dict[tuple, list[int]] = {}
-    order: list[tuple] = []
+    by_signature: dict[tuple[object, ...], list[int]] = {}
+    order: list[tuple[object, ...]] = []
     for i, job in enumerate(problem.jobs):
         key = job.signature
         if key not in by_signature:
@@ -155,7 +155,7 @@ def make_units(problem: PlacementProblem) -> list[Unit]:
             order.append(key)
         by_signature[key].append(i)
     # Nodes in the same state answer alike: decide once per (job shape, node state).
-    states: dict[tuple, list[int]] = {}
+    states: dict[tuple[object, ...], list[int]] = {}
     for n, node in enumerate(problem.nodes):
         state = (node.model, node.gpu_free, node.cpu_free, node.mem_free, bool(node.findings),
                  frozenset(node.domains))  # fmt: skip
@@ -195,18 +195,24 @@ def fragmentation_of(
     return len(opened) + len(broken)
 
 
-def minimal_gpu_shapes(problem: PlacementProblem) -> list[tuple]:
+#: A job shape: (whole GPUs, milli-GPU share, milli-CPU, MiB, allowed GPU models or None).
+GpuShape = tuple[int, int, int, int, frozenset[str] | None]
+
+
+def minimal_gpu_shapes(problem: PlacementProblem) -> list[GpuShape]:
     """The job shapes that matter for "does any shape still fit": (GPUs, milli, CPU, mem, models).
 
     A shape that some other shape dominates (no more GPU, CPU or memory, and allowed on every
     model it is) fits only where that smaller one fits too, so it is dropped.
     """
-    shapes = {(j.gpus, j.milli, j.cpu, j.mem, j.models) for j in problem.jobs if j.replica_milli}
+    shapes: set[GpuShape] = {
+        (j.gpus, j.milli, j.cpu, j.mem, j.models) for j in problem.jobs if j.replica_milli
+    }
 
-    def size(t: tuple) -> int:
+    def size(t: GpuShape) -> int:
         return t[0] * MILLI + t[1]
 
-    def covers(a: tuple, b: tuple) -> bool:  # a fits wherever b fits
+    def covers(a: GpuShape, b: GpuShape) -> bool:  # a fits wherever b fits
         models_ok = a[4] is None or (b[4] is not None and b[4] <= a[4])
         return size(a) <= size(b) and a[2] <= b[2] and a[3] <= b[3] and models_ok
 
@@ -232,10 +238,11 @@ def stranded_milli(
         if total == 0:
             continue
         whole = sum(1 for f in free if f >= MILLI)
+        cpu_n, mem_n = cpu[n], mem[n]
         fits = any(
             (models is None or node.model in models)
-            and (cpu[n] is None or cpu[n] >= c)
-            and (mem[n] is None or mem[n] >= m)
+            and (cpu_n is None or cpu_n >= c)
+            and (mem_n is None or mem_n >= m)
             and (whole >= gpus if gpus else any(f >= share for f in free))
             for gpus, share, c, m, models in shapes
         )

@@ -45,7 +45,7 @@ def read_class_map(path: Path, inventory: Inventory) -> ClassMap:
     extra: dict[str, WorkloadClass] = {}
     classes_node = root.value_node("classes")
     for name, _, value in (
-        mapping_items(source, classes_node, "classes", diags) if classes_node else []
+        (mapping_items(source, classes_node, "classes", diags) or []) if classes_node else []
     ):
         raw = to_plain(source, value, f"classes.{name}", diags)
         try:

@@ -141,12 +141,12 @@ def greedy_counts(problem: PowerProblem) -> list[list[int]]:
             base[gid] += 1
             extra[gid] = 0
             push(gid)
-    counts = []
-    for g, b, e in zip(problem.groups, base, extra, strict=True):
+    counts: list[list[int]] = []
+    for g, level, e in zip(problem.groups, base, extra, strict=True):
         c = [0] * len(g.levels_w)
-        c[b] += g.count - e
+        c[level] += g.count - e
         if e:
-            c[b + 1] += e
+            c[level + 1] += e
         counts.append(c)
     return counts
 

@@ -31,9 +31,9 @@ def power_playbook(plan: PowerPlan) -> dict[str, Any]:
         per_host[host][cap].append(index)
     by_shape: dict[tuple[float, tuple[int, ...] | None], set[str]] = defaultdict(set)
     for host, caps in per_host.items():
-        for cap, indices in caps.items():
-            whole = len(caps) == 1 and len(indices) == gpus_per_host.get(host, len(indices))
-            by_shape[(cap, None if whole else tuple(sorted(indices)))].add(host)
+        for cap, on_gpus in caps.items():
+            whole = len(caps) == 1 and len(on_gpus) == gpus_per_host.get(host, len(on_gpus))
+            by_shape[(cap, None if whole else tuple(sorted(on_gpus)))].add(host)
     resources = []
     for (cap, indices), hosts in sorted(
         by_shape.items(), key=lambda kv: (str(NodeSet.from_names(kv[1])), kv[0][0])

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from dcctl.errors import PlanError
 from dcctl.inventory.model import Inventory
@@ -198,8 +199,8 @@ def _gpu_groups(
     A host's fixed draw is its profile's baseline, plus its GPUs at their default limits when
     it is not planned now (``request.hosts``).
     """
-    by_key: dict[tuple[object, ...], list[tuple[str, int]]] = defaultdict(list)
-    specs: dict[tuple[object, ...], tuple[Path, float, float, float, str, int]] = {}
+    Spec = tuple[Path, float, float, float, str, int]
+    by_key: dict[Spec, list[tuple[str, int]]] = defaultdict(list)
     baseline: dict[str, float] = {}
     for name, path in paths.items():
         host = inventory.hosts[name]
@@ -217,19 +218,18 @@ def _gpu_groups(
         if assignment.workload not in request.classes:
             raise PlanError(f"{name}: unknown workload class '{assignment.workload}'")
         for index, (lo_w, default_w, hi_w) in per_gpu:
-            key = (path, assignment.workload, assignment.priority, lo_w, default_w, hi_w)
-            specs[key] = (path, lo_w, default_w, hi_w, assignment.workload, assignment.priority)
+            key = (path, lo_w, default_w, hi_w, assignment.workload, assignment.priority)
             by_key[key].append((name, index))
 
     groups: list[GpuGroup] = []
     group_paths: list[Path] = []
     for key in sorted(by_key, key=lambda k: by_key[k][0]):
-        path, lo, default, hi, workload, priority = specs[key]
+        path, lo, default, hi, workload, priority = key
         levels = cap_levels(lo, default, hi, request.step_w)
         values = tuple(request.classes[workload].throughput(level / hi) for level in levels)
         in_rack: dict[str, int] = defaultdict(int)
-        for host, _ in by_key[key]:
-            in_rack[inventory.hosts[host].rack or "(no rack)"] += 1
+        for host_name, _ in by_key[key]:
+            in_rack[inventory.hosts[host_name].rack or "(no rack)"] += 1
         groups.append(
             GpuGroup(
                 len(groups),
@@ -316,14 +316,15 @@ def _gpu_limits(
     return [(i, limits) for i in range(gpu.count)]
 
 
-def limits_from_probe(documents: list[dict[str, object]]) -> dict[str, list[Limits]]:
+def limits_from_probe(documents: list[dict[str, Any]]) -> dict[str, list[Limits]]:
     """Per host, the power limits each GPU reported in ``dcctl probe -o json`` documents."""
     out: dict[str, list[Limits]] = {}
     for doc in documents:
-        gpu = (doc.get("results") or {}).get("gpu") if isinstance(doc, dict) else None  # type: ignore[union-attr]
+        results = doc.get("results") if isinstance(doc, dict) else None
+        gpu = results.get("gpu") if isinstance(results, dict) else None
         if not isinstance(gpu, dict) or not gpu.get("driver_present"):
             continue
-        limits = []
+        limits: list[Limits] = []
         for g in gpu.get("gpus") or []:
             lo, default, hi = (
                 g.get("min_power_limit_w"),

@@ -86,7 +86,8 @@ class Fragmentation:
         free = np.clip(gpu, 0, None)
         total = free.sum(axis=1)
         if len(self.weight) == 0:
-            return total.astype(np.float64) * 0.0
+            zeros: np.ndarray = total.astype(np.float64) * 0.0
+            return zeros
         fits_count = np.empty((len(gpu), len(self.milli_values)), dtype=np.int64)
         too_small = np.empty_like(fits_count)
         for j, milli in enumerate(self.milli_values):
@@ -100,7 +101,8 @@ class Fragmentation:
         if self.with_memory:
             usable &= mem[:, None] >= self.shape_mem[None, :]
         fragment = np.where(usable, too_small[:, idx], total[:, None])
-        return fragment @ self.weight
+        expected: np.ndarray = fragment @ self.weight
+        return expected
 
 
 class FragmentationScorer:

@@ -54,7 +54,8 @@ def best_fit_residual(state: GpuClusterState, shape: Shape, rows: np.ndarray) ->
     """Free CPU and GPU left on each row's node after placing the request (lower = tighter)."""
     gpu_left = np.clip(state.gpu[rows], 0, None).sum(axis=1) - shape.gpu_milli
     cpu_left = state.cpu[rows] - shape.cpu_milli
-    return 0.5 * cpu_left / BEST_FIT_CPU + 0.5 * gpu_left / BEST_FIT_GPU
+    residual: np.ndarray = 0.5 * cpu_left / BEST_FIT_CPU + 0.5 * gpu_left / BEST_FIT_GPU
+    return residual
 
 
 def gpu_ids_for(state: GpuClusterState, node: int, shape: Shape, share_gpu: int) -> tuple[int, ...]:
