@@ -73,6 +73,7 @@ class Probe(Protocol):
 
 
 _REGISTERED: dict[str, tuple[int, Probe]] = {}
+_ORDERED: dict[str, Probe] | None = None
 
 
 def register(probe: Probe, *, order: int) -> Probe:
@@ -80,16 +81,21 @@ def register(probe: Probe, *, order: int) -> Probe:
 
     A second probe with the same name is a programming error, raised at import.
     """
+    global _ORDERED
     if probe.name in _REGISTERED:
         raise ValueError(f"probe '{probe.name}' is registered twice")
     _REGISTERED[probe.name] = (order, probe)
+    _ORDERED = None
     return probe
 
 
 def registered() -> dict[str, Probe]:
-    """Every registered probe by name, in their declared order."""
-    ranked = sorted(_REGISTERED.values(), key=lambda item: item[0])
-    return {probe.name: probe for _, probe in ranked}
+    """Every registered probe by name, in their declared order (a live view: do not modify)."""
+    global _ORDERED
+    if _ORDERED is None:
+        ranked = sorted(_REGISTERED.values(), key=lambda item: item[0])
+        _ORDERED = {probe.name: probe for _, probe in ranked}
+    return _ORDERED
 
 
 def recogniser(pattern: str) -> re.Pattern[str]:

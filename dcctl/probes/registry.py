@@ -13,25 +13,27 @@ from dcctl.probes import gpu, network, security, storage, system  # noqa: F401  
 from dcctl.probes.base import Probe, registered
 from dcctl.source.diagnostics import did_you_mean
 
-PROBES: dict[str, Probe] = registered()
+#: The built-in probes (those registered by the modules imported above), in their order.
+PROBES: dict[str, Probe] = dict(registered())
 
 
 def select_probes(names: Iterable[str] | None) -> list[Probe]:
     """Probes by name (all when None); an unknown name is an InputError with a suggestion."""
+    probes = registered()
     if names is None:
-        return list(PROBES.values())
+        return list(probes.values())
     chosen = []
     for name in names:
         name = name.strip()
         if not name:
             continue
-        if name not in PROBES:
-            known = ", ".join(PROBES)
+        if name not in probes:
+            known = ", ".join(probes)
             raise InputError(
-                f"unknown probe '{name}'{did_you_mean(name, PROBES)} (probes: {known})"
+                f"unknown probe '{name}'{did_you_mean(name, probes)} (probes: {known})"
             )
-        if PROBES[name] not in chosen:
-            chosen.append(PROBES[name])
+        if probes[name] not in chosen:
+            chosen.append(probes[name])
     if not chosen:
         raise InputError("no probe selected")
     return chosen

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from dcctl.errors import InputError
+from dcctl.probes.base import registered
 from dcctl.probes.gather import HostReport
-from dcctl.probes.registry import PROBES
+from dcctl.probes.registry import PROBES  # noqa: F401  (the built-in probes register)
 
 
 def summarize(name: str, result: Any) -> str:
     """The summary line of one probe's result (the probe's own :meth:`summarize`)."""
-    return PROBES[name].summarize(result)
+    return registered()[name].summarize(result)
 
 
 _SCALARS = (str, int, float, bool, type(None))

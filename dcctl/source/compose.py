@@ -62,9 +62,6 @@ class _Refused(Exception):
     """Composition stopped; the reason is already in the diagnostics."""
 
 
-_TAGGED = (ScalarEvent, SequenceStartEvent, MappingStartEvent)
-
-
 def _short_tag(tag: str) -> str:
     """``!!timestamp`` for YAML's own tags, the tag as written otherwise."""
     prefix = "tag:yaml.org,2002:"
@@ -97,6 +94,14 @@ class _Composer:
         self.diags.error(Loc(self.source.display, mark.line + 1, mark.column + 1), "", message)
         raise _Refused
 
+    def refuse_tag(self, event: Any) -> NoReturn:
+        """Stop at an explicit tag: values are typed by YAML's plain rules only."""
+        self.refuse(
+            event.start_mark,
+            f"explicit YAML tag '{_short_tag(event.tag)}' is not accepted: write the value "
+            "plainly (quote it to make it text)",
+        )
+
     def compose(self, text: str) -> Node | None:
         root: Node | None = None
         documents = 0
@@ -112,15 +117,11 @@ class _Composer:
         for event in events:
             kind = type(event)
             node: Node
-            if kind in _TAGGED and event.tag not in (None, "!"):
-                self.refuse(
-                    event.start_mark,
-                    f"explicit YAML tag '{_short_tag(event.tag)}' is not accepted: write the value "
-                    "plainly (quote it to make it text)",
-                )
             if kind is ScalarEvent:
                 tag = event.tag
-                if tag is None or tag == "!":
+                if tag is not None and tag != "!":
+                    self.refuse_tag(event)
+                else:
                     tag = _STR
                     if event.implicit[0]:
                         is_key = (
@@ -132,6 +133,8 @@ class _Composer:
                 if track:
                     sizes[id(node)] = 1
             elif kind is SequenceStartEvent or kind is MappingStartEvent:
+                if event.tag is not None and event.tag != "!":
+                    self.refuse_tag(event)
                 if len(stack) >= MAX_DEPTH:
                     self.refuse(event.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
                 if kind is SequenceStartEvent:
