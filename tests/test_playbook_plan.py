@@ -30,7 +30,7 @@ def out(text: str, rc: int = 0) -> Output:
     return Output("cmd", text, rc)
 
 
-MISSING = out("cat: /x: No such file or directory\n", 1)
+MISSING = out("", 3)  # read_file: exit status 3 when the file does not exist
 
 
 # --------------------------------------------------------------------------- fixtures per resource
@@ -71,7 +71,7 @@ def test_sysctl_resource():
     ).change
     assert change.before == "runtime 212992; /etc/sysctl.d/90-dcctl.conf: 1"
     assert change.after == "runtime 268435456; /etc/sysctl.d/90-dcctl.conf: 268435456"
-    assert change.commands[0].argv == ("sysctl", "-w", "net.core.rmem_max=268435456")
+    assert change.commands[0].argv == ("sysctl", "-w", "--", "net.core.rmem_max=268435456")
     assert change.commands[1].argv[4] == "# x\nnet.core.rmem_max = 268435456\n"
     multi = SysctlResource("net.ipv4.tcp_rmem", "4096 87380 6291456", None)
     assert multi.plan({"runtime": out("4096\t87380\t6291456\n")}).change is None

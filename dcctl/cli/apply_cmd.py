@@ -78,9 +78,14 @@ def apply(
             record_kind="apply.host",
         )
     )
+    # A host that could not be read is never "as desired": 3 wins over 2 (changes pending).
     if dry_run:
+        if plan.failed:
+            raise typer.Exit(int(ExitCode.HOSTS_FAILED))
         raise typer.Exit(int(ExitCode.CHANGES_PENDING if plan.pending else ExitCode.OK))
     if not plan.pending:
+        if plan.failed:
+            raise typer.Exit(int(ExitCode.HOSTS_FAILED))
         return
     if not yes:
         if not sys.stdin.isatty():

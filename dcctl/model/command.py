@@ -6,7 +6,9 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-SECRET_MASK = "***"
+from dcctl.model.secrets import SECRET_MASK
+
+__all__ = ["SECRET_MASK", "Command", "CommandResult"]
 
 
 @dataclass(frozen=True, slots=True)

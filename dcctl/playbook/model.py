@@ -48,9 +48,12 @@ class Outcome:
     resource: str
     change: Change | None
     ok_reason: str = ""  # "already 268435456" when no change is needed
+    error: str | None = None  # why its state could not be read (then it is neither)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
+        if self.error is not None:
+            return {"resource": self.resource, "changed": False, "error": self.error}
         if self.change is None:
             return {"resource": self.resource, "changed": False, "reason": self.ok_reason}
         return {"changed": True, **self.change.to_dict()}
@@ -82,11 +85,17 @@ class Plan:
         """Number of changes pending."""
         return sum(len(h.changes) for h in self.hosts)
 
+    @property
+    def failed(self) -> list[HostPlan]:
+        """Hosts that could not be planned: unreachable, timed out, or a resource not read."""
+        return [h for h in self.hosts if h.error]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, secrets masked."""
         return {
             "playbook": self.playbook,
             "pending": self.pending,
+            "failed": len(self.failed),
             "hosts": [
                 {"host": h.host, "error": h.error, "resources": [o.to_dict() for o in h.outcomes]}
                 for h in self.hosts

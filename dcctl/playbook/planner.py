@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from dcctl.errors import DcctlError
+from dcctl.errors import DcctlError, SelectionError
 from dcctl.inventory.model import Inventory
 from dcctl.model.command import Command
 from dcctl.playbook.model import HostPlan, Outcome, Plan
-from dcctl.playbook.resources.base import Resource
+from dcctl.playbook.resources.base import Resource, read_failure
 from dcctl.playbook.schema import Playbook, build_resource
 from dcctl.playbook.template import Vars
 from dcctl.probes.base import Output, Step
@@ -23,6 +23,21 @@ from dcctl.transport.fanout import fan_out
 
 _ANY = re.compile("")
 READ_TIMEOUT_S = 30.0
+BECOME_KEY = "become.sudo"
+
+
+def _sudo_problem(output: Output | None) -> str:
+    """Why ``sudo -n true`` failed, in words a person acts on."""
+    if output is None:
+        return "the check never ran"
+    text = output.text.lower()
+    if output.missing_tool:
+        return "sudo is not installed on the host"
+    if "password" in text:
+        return "sudo asks for a password (dcctl runs sudo -n: allow NOPASSWD for this user)"
+    if "not in the sudoers" in text or "not allowed" in text:
+        return "this user may not run commands with sudo"
+    return read_failure(output)
 
 
 def become(command: Command, how: str | None) -> Command:
@@ -57,6 +72,10 @@ def plan_host(
     steps: list[Step] = []
     keys: list[dict[str, str]] = []
     by_shell: dict[str, str] = {}
+    if how == "sudo" and resources:
+        # First: can we become root without a password? Otherwise every read below would fail
+        # for that reason alone, and look like "absent".
+        steps.append(Step(BECOME_KEY, become(Command.of(["true"]), how).shell(), _ANY, 10.0))
     for i, resource in enumerate(resources):
         mine = {}
         for name, command in resource.reads().items():
@@ -77,13 +96,17 @@ def plan_host(
         if result.timed_out:
             plan.error = "reading the current state timed out"
             return plan
+        check = outputs.get(BECOME_KEY)
+        if how == "sudo" and (check is None or not check.ok):
+            plan.error = f"become: sudo: {_sudo_problem(check)}"
+            return plan
     for resource, mine in zip(resources, keys, strict=True):
         try:
             plan.outcomes.append(
                 resource.plan({n: outputs[k] for n, k in mine.items() if k in outputs})
             )
         except DcctlError as exc:
-            plan.outcomes.append(Outcome(resource.label(), None, f"error: {exc}"))
+            plan.outcomes.append(Outcome(resource.label(), None, error=str(exc)))
             plan.error = plan.error or f"{resource.label()}: {exc}"
     return plan
 
@@ -96,10 +119,16 @@ def plan_playbook(
     limit: str | None = None,
     forks: int = 64,
 ) -> Plan:
-    """Plan a playbook on its hosts (narrowed by ``limit``); unreachable hosts get an error."""
+    """Plan a playbook on its hosts (narrowed by ``limit``); unreachable hosts get an error.
+
+    A selection that leaves no host is a SelectionError: nothing to do is not success.
+    """
     hosts = inventory.select(playbook.hosts)
     if limit:
         hosts = hosts & inventory.select(limit)
+    if not hosts:
+        where = f"hosts: {playbook.hosts!r}" + (f" narrowed by --limit {limit!r}" if limit else "")
+        raise SelectionError(f"{playbook.file or playbook.name}: {where} selects no host")
 
     def work(host: str) -> HostPlan:
         transport = transport_for(host)

@@ -24,6 +24,7 @@ from typing import Any
 from yaml.nodes import Node
 
 from dcctl.errors import PlaybookError, PlaybookFileError
+from dcctl.model.secrets import mask
 from dcctl.playbook.resources.base import Resource
 from dcctl.playbook.resources.files import FileResource, LineResource
 from dcctl.playbook.resources.gpu import (
@@ -40,6 +41,7 @@ from dcctl.playbook.resources.services import (
 )
 from dcctl.playbook.resources.system import CommandResource, SysctlResource
 from dcctl.playbook.template import Vars, render
+from dcctl.playbook.values import argument, check_value
 from dcctl.source.diagnostics import Diagnostics, Loc, did_you_mean
 from dcctl.source.reader import Fields, Source, mapping_items, read_document, to_plain
 
@@ -182,6 +184,11 @@ def _read_resource(
         and str(params.get("mode", "DEFAULT")).upper() not in COMPUTE_MODES
     ):
         probe.error("mode", f"must be one of {', '.join(COMPUTE_MODES)}")
+    for key, value in params.items():
+        if isinstance(value, str) and "{{" not in value:
+            problem = check_value(kind, key, value)
+            if problem:
+                probe.error(key, problem)
     stateful = ("line", "package", "kernel_module")
     if kind in stateful and params.get("state", "present") not in ("present", "absent"):
         probe.error("state", "must be 'present' or 'absent'")
@@ -198,6 +205,9 @@ def build_resource(spec: ResourceSpec, variables: Vars) -> Resource:
             return None
         value, used = render(str(raw), variables)
         secrets.update(used)
+        problem = check_value(spec.type, key, value)
+        if problem:
+            raise PlaybookError(f"{spec.path}.{key}: {mask(problem, used)}")
         return value
 
     def number(key: str) -> float | None:
@@ -227,9 +237,12 @@ def build_resource(spec: ResourceSpec, variables: Vars) -> Resource:
             return tuple(text_of(x) for x in raw)
         return tuple(shlex.split(text_of(raw)))
 
-    def text_of(raw: object) -> str:
+    def text_of(raw: object, key: str | None = None) -> str:
         value, used = render(str(raw), variables)
         secrets.update(used)
+        problem = check_value(spec.type, key, value) if key else argument(value)
+        if problem:
+            raise PlaybookError(f"{spec.path}{'.' + key if key else ''}: {mask(problem, used)}")
         return value
 
     kind = spec.type
@@ -243,7 +256,7 @@ def build_resource(spec: ResourceSpec, variables: Vars) -> Resource:
         resource = LineResource(text("path") or "", text("line") or "", present)
     elif kind == "sysctl":
         raw_file = spec.params.get("file", DEFAULT_SYSCTL_FILE)
-        target = None if raw_file in (False, None) else text_of(raw_file)
+        target = None if raw_file in (False, None) else text_of(raw_file, "file")
         runtime = bool(spec.params.get("runtime", True))
         resource = SysctlResource(text("name") or "", text("value") or "", target, runtime)
     elif kind == "command":

@@ -22,6 +22,8 @@ def render_plan(console: Console, plan: Plan) -> None:
         same = 0
         for outcome in host.outcomes:
             change = outcome.change
+            if outcome.error is not None:
+                continue  # reported with the host's error below
             if change is None:
                 same += 1
                 continue
@@ -57,8 +59,10 @@ def render_plan(console: Console, plan: Plan) -> None:
         console.print(
             f"[red]{escape(str(NodeSet.from_names(hosts)))}: {escape(error)}[/red]", soft_wrap=True
         )
+    failed = f"; {len(plan.failed)} host(s) not read (see above)" if plan.failed else ""
     console.print(
         f"{plan.pending} change(s) pending on {sum(1 for h in plan.hosts if h.changes)} host(s)"
+        + failed
     )
 
 

@@ -5,12 +5,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from dcctl.errors import PlaybookError
 from dcctl.model.command import Command
 from dcctl.playbook.model import Outcome
 from dcctl.probes.base import Output
 
 #: Writes a file from an argument, never from shell text: ``sh -c SCRIPT sh CONTENT PATH``.
-_WRITE = 'printf "%s" "$1" > "$2"'
+#: Atomically: a temporary file beside the target (through a symlink, beside what it points
+#: to), given the target's mode and owner (a new file: 0666 less the umask), then renamed over
+#: it, so an interrupted write never leaves half a file.
+_WRITE = (
+    'dst=$(readlink -f -- "$2" 2>/dev/null) || dst=$2; [ -n "$dst" ] || dst=$2; '
+    'tmp=$(mktemp -- "$dst.dcctl-XXXXXX") || exit 1; '
+    'if printf "%s" "$1" > "$tmp"; then :; else rm -f -- "$tmp"; exit 1; fi; '
+    'if [ -e "$dst" ]; then '
+    'chmod --reference="$dst" -- "$tmp" 2>/dev/null; '
+    'chown --reference="$dst" -- "$tmp" 2>/dev/null; '
+    'else chmod "$(printf %o $((0666 & ~$(umask))))" -- "$tmp"; fi; '
+    'mv -f -- "$tmp" "$dst" || { rm -f -- "$tmp"; exit 1; }'
+)
 
 
 class Resource(Protocol):
@@ -27,15 +40,42 @@ class Resource(Protocol):
 
 
 def write_file(path: str, content: str) -> Command:
-    """A command that writes ``content`` to ``path`` in place (mode and owner are kept).
+    """A command that writes ``content`` to ``path`` atomically (mode and owner are kept).
 
     Both travel as arguments: newlines, ``$(…)`` and quotes reach the file literally.
     """
     return Command.of(["sh", "-c", _WRITE, "sh", content, path])
 
 
-def file_text(output: Output | None) -> str | None:
-    """A file's content from ``cat`` output, or None when it does not exist."""
-    if output is None or output.rc != 0:
+#: Exit status of :func:`read_file` when the file does not exist (any other failure is an error).
+ABSENT_RC = 3
+_READ = 'if [ -e "$1" ] || [ -L "$1" ]; then exec cat -- "$1"; else exit 3; fi'
+
+
+def read_file(path: str) -> Command:
+    """Read a file; exit status 3 says it does not exist, whatever the host's language."""
+    return Command.of(["sh", "-c", _READ, "sh", path])
+
+
+def file_text(output: Output | None, path: str = "the file") -> str | None:
+    """A file's content from :func:`read_file`, None when it does not exist.
+
+    Any other failure (permission denied, a read that timed out or never ran) is a
+    PlaybookError: a file that could not be read is never "absent" or "as desired".
+    """
+    if output is None:
+        raise PlaybookError(f"cannot read {path}: no output")
+    if output.rc == ABSENT_RC:
         return None
+    if output.rc != 0:
+        raise PlaybookError(f"cannot read {path}: {read_failure(output)}")
     return output.text
+
+
+def read_failure(output: Output) -> str:
+    """Why a read failed, in one line (its last words, or its exit status)."""
+    if output.timed_out:
+        return "timed out on the host"
+    lines = [line.strip() for line in output.text.strip().splitlines() if line.strip()]
+    detail = lines[-1] if lines else "no output"
+    return f"{detail} (exit status {output.rc})"

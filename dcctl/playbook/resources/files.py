@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from dcctl.model.command import Command
 from dcctl.playbook.model import Change, Outcome
-from dcctl.playbook.resources.base import file_text, write_file
+from dcctl.playbook.resources.base import file_text, read_file, write_file
 from dcctl.probes.base import Output
 
 
@@ -41,13 +41,13 @@ class FileResource:
     def reads(self) -> dict[str, Command]:
         """Content and metadata."""
         return {
-            "content": Command.of(["cat", "--", self.path]),
+            "content": read_file(self.path),
             "meta": Command.of(["stat", "-c", "%a %U:%G", "--", self.path]),
         }
 
     def plan(self, outputs: Mapping[str, Output]) -> Outcome:
         """Create, rewrite, chmod or chown as needed."""
-        current = file_text(outputs.get("content"))
+        current = file_text(outputs.get("content"), self.path)
         meta = outputs.get("meta")
         mode, owner = "", ""
         if meta is not None and meta.ok:
@@ -59,10 +59,10 @@ class FileResource:
             parts.append("created" if current is None else "content differs")
         want_mode = (self.mode.lstrip("0") or "0") if self.mode else None  # stat prints 644
         if self.mode and want_mode is not None and (current is None or mode != want_mode):
-            commands.append(Command.of(["chmod", self.mode, "--", self.path]))
+            commands.append(Command.of(["chmod", "--", self.mode, self.path]))
             parts.append(f"mode {mode or '-'} → {want_mode}")
         if self.owner and (current is None or _owner_differs(owner, self.owner)):
-            commands.append(Command.of(["chown", self.owner, "--", self.path]))
+            commands.append(Command.of(["chown", "--", self.owner, self.path]))
             parts.append(f"owner {owner or '-'} → {self.owner}")
         if not commands:
             return Outcome(self.label(), None, "content, mode and owner as desired")
@@ -102,11 +102,11 @@ class LineResource:
 
     def reads(self) -> dict[str, Command]:
         """The file's content."""
-        return {"content": Command.of(["cat", "--", self.path])}
+        return {"content": read_file(self.path)}
 
     def plan(self, outputs: Mapping[str, Output]) -> Outcome:
         """Append or remove the line."""
-        current = file_text(outputs.get("content"))
+        current = file_text(outputs.get("content"), self.path)
         lines = (current or "").splitlines()
         if self.present:
             if self.line in lines:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from dcctl.errors import PlaybookError
 from dcctl.model.command import Command
 from dcctl.playbook.model import Change, Outcome
+from dcctl.playbook.resources.base import read_failure
 from dcctl.probes.base import Output
 
 
@@ -36,6 +37,11 @@ class ServiceResource:
 
     def plan(self, outputs: Mapping[str, Output]) -> Outcome:
         """Enable/disable and start/stop as needed."""
+        for key in ("enabled", "active"):
+            output = outputs.get(key)
+            if output is None or output.missing_tool or output.timed_out:
+                why = "no output" if output is None else read_failure(output)
+                raise PlaybookError(f"cannot read the state of {self.name}: {why}")
         enabled_now = _text(outputs.get("enabled"))
         active_now = _text(outputs.get("active"))
         commands, before, after = [], [], []
@@ -109,7 +115,7 @@ class PackageResource:
             install = ["dnf", "install", "-y", "--", self.name]
             remove = ["dnf", "remove", "-y", "--", self.name]
         else:
-            raise PlaybookError("no dpkg or rpm on the host")
+            raise PlaybookError("cannot tell whether it is installed: no dpkg or rpm on the host")
         if installed == self.present:
             return Outcome(self.label(), None, "installed" if installed else "absent")
         command = Command.of(install if self.present else remove)
@@ -142,6 +148,10 @@ class KernelModuleResource:
 
     def plan(self, outputs: Mapping[str, Output]) -> Outcome:
         """Load or unload."""
+        modules = outputs.get("modules")
+        if modules is None or not modules.ok:
+            why = read_failure(modules) if modules is not None else "no output"
+            raise PlaybookError(f"cannot read /proc/modules: {why}")
         loaded = self.name.replace("-", "_") in {
             line.split()[0] for line in _text(outputs.get("modules")).splitlines() if line.strip()
         }
@@ -181,7 +191,8 @@ class MtuResource:
         """Set the MTU when it differs."""
         output = outputs.get("mtu")
         if output is None or not output.ok:
-            raise PlaybookError(f"no interface {self.interface}")
+            why = read_failure(output) if output is not None else "no output"
+            raise PlaybookError(f"no interface {self.interface} ({why})")
         now = _text(output)
         if now == str(self.mtu):
             return Outcome(self.label(), None, f"already {now}")

@@ -6,9 +6,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from dcctl.errors import PlaybookError
 from dcctl.model.command import Command
 from dcctl.playbook.model import Change, Outcome
-from dcctl.playbook.resources.base import file_text, write_file
+from dcctl.playbook.resources.base import file_text, read_failure, read_file, write_file
 from dcctl.playbook.resources.files import unified
 from dcctl.probes.base import Output
 
@@ -35,9 +36,9 @@ class SysctlResource:
         """The running value and the persisted file."""
         reads = {}
         if self.runtime:
-            reads["runtime"] = Command.of(["sysctl", "-n", self.name])
+            reads["runtime"] = Command.of(["sysctl", "-n", "--", self.name])
         if self.file:
-            reads["file"] = Command.of(["cat", "--", self.file])
+            reads["file"] = read_file(self.file)
         return reads
 
     def plan(self, outputs: Mapping[str, Output]) -> Outcome:
@@ -47,14 +48,17 @@ class SysctlResource:
         befores, afters, reasons = [], [], []
         runtime = outputs.get("runtime")
         if self.runtime:
-            now = _norm(runtime.text) if runtime is not None and runtime.ok else None
+            if runtime is None or not runtime.ok:
+                why = read_failure(runtime) if runtime is not None else "no output"
+                raise PlaybookError(f"cannot read sysctl {self.name}: {why}")
+            now: str | None = _norm(runtime.text)
             if now != want:
-                commands.append(Command.of(["sysctl", "-w", f"{self.name}={self.value}"]))
+                commands.append(Command.of(["sysctl", "-w", "--", f"{self.name}={self.value}"]))
                 befores.append(f"runtime {now if now is not None else '(unknown)'}")
                 afters.append(f"runtime {want}")
                 reasons.append("running value differs")
         if self.file:
-            current = file_text(outputs.get("file"))
+            current = file_text(outputs.get("file"), self.file)
             updated = _with_setting(current or "", self.name, want)
             if current != updated:
                 commands.append(write_file(self.file, updated))
