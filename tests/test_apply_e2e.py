@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from dcctl.cli import app
 from dcctl.errors import ExitCode, LockedError
 from dcctl.inventory.loader import load_inventory
-from dcctl.playbook.executor import apply_plan, batches, inventory_lock
+from dcctl.playbook.executor import RolloutOptions, apply_plan, batches
+from dcctl.playbook.lock import inventory_lock
 from dcctl.playbook.planner import plan_playbook
 from dcctl.playbook.schema import read_playbook
 from dcctl.survey.fleet import make_transport
@@ -87,6 +88,7 @@ def lab(tmp_path, monkeypatch):
         )
     )
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("DCCTL_STATE_DIR", str(tmp_path / ".dcctl"))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     monkeypatch.chdir(tmp_path)
     yield {"servers": servers, "inventory": inventory, "playbook": playbook, "sandboxes": sandboxes}
@@ -143,8 +145,8 @@ def test_host_lost_mid_apply_is_reported_and_resume_finishes_it(lab):
     assert plan.pending == 12
     lab["servers"][1].stop()  # web2 goes away after planning, before applying
     result = apply_plan(
-        plan, playbook, inventory, transport_for, state_dir=lab["inventory"].parent / ".dcctl",
-        max_fail_percent=100,
+        plan, playbook, inventory, transport_for,
+        RolloutOptions(lab["inventory"].parent / ".dcctl", max_fail_percent=100),
     )  # fmt: skip
     statuses = {h.host: h.status for h in result.hosts}
     assert statuses == {"web1": "done", "web2": "failed"}
@@ -162,7 +164,7 @@ def test_lock_and_batches(lab, tmp_path):
     inventory = load_inventory(lab["inventory"])
     with (
         inventory_lock(tmp_path / "locks", inventory.files),
-        pytest.raises(LockedError, match="locked by pid"),
+        pytest.raises(LockedError, match="locked by dcctl apply pid"),
         inventory_lock(tmp_path / "locks", inventory.files),
     ):
         pass
@@ -184,8 +186,8 @@ def test_health_gate_stops_on_a_regression(lab):
         return {h: ({"ecc_uncorrectable"} if len(calls) == 2 else set()) for h in hosts}
 
     result = apply_plan(
-        plan, playbook, inventory, transport_for, state_dir=lab["inventory"].parent / ".dcctl",
-        batch_by="1", health=health,
+        plan, playbook, inventory, transport_for,
+        RolloutOptions(lab["inventory"].parent / ".dcctl", batch_by="1"), health=health,
     )  # fmt: skip
     assert calls == [["web1"], ["web1"]]
     assert result.stopped == "health gate after batch 1: new problems: web1: ecc_uncorrectable"

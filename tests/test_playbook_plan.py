@@ -269,7 +269,7 @@ def test_example_playbooks_parse():
 
 
 def test_unguarded_command_applies_without_failing_verification(tmp_path):
-    from dcctl.playbook.executor import apply_plan
+    from dcctl.playbook.executor import RolloutOptions, apply_plan
 
     target = tmp_path / "runs"
     pb = write(
@@ -286,6 +286,6 @@ def test_unguarded_command_applies_without_failing_verification(tmp_path):
     playbook = read_playbook(pb)
     plan = plan_playbook(playbook, inventory, lambda h: LocalTransport(h))
     result = apply_plan(plan, playbook, inventory, lambda h: LocalTransport(h),
-                        state_dir=tmp_path / ".dcctl")  # fmt: skip
+                        RolloutOptions(tmp_path / ".dcctl"))  # fmt: skip
     assert [h.status for h in result.hosts] == ["done"]
     assert target.read_text() == "run\n" and (tmp_path / "f").read_text() == "x\n"

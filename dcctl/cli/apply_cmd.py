@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -44,15 +49,23 @@ def apply(
         ),
     ] = True,
     state_dir: Annotated[
-        Path, typer.Option("--state-dir", help="Where locks and run journals live.")
-    ] = Path(".dcctl"),
+        Path | None,
+        typer.Option(
+            "--state-dir",
+            help="Where locks and run journals live (default: /var/lib/dcctl as root, "
+            "else $XDG_STATE_HOME/dcctl).",
+        ),
+    ] = None,
 ) -> None:
     """Converge hosts to a playbook: plan (read only), show, ask, then apply in batches.
 
-    Exit status: dry-run 0 (nothing to change) or 2 (changes pending); apply 0, or 3 when a
-    host failed, or 4 when another apply holds the inventory's lock.
+    Exit status: dry-run 0 (nothing to change) or 2 (changes pending); apply 0; 3 when a host
+    could not be read or applied (3 wins over 2); 4 when another apply holds the inventory's
+    lock; 130 when interrupted (Ctrl-C: changes in flight finish, no new one starts).
     """
-    from dcctl.playbook.executor import apply_plan, resume_skip
+    from dcctl.playbook.executor import RolloutOptions, apply_plan, resume_skip
+    from dcctl.playbook.journal import check_run_id
+    from dcctl.playbook.lock import default_state_dir
     from dcctl.playbook.planner import plan_playbook
     from dcctl.playbook.schema import read_playbook
     from dcctl.render.plan import render_plan
@@ -67,7 +80,12 @@ def apply(
     def transport_for(host: str) -> Transport:
         return make_transport(inventory.hosts[host], context)
 
-    skip = resume_skip(state_dir, resume) if resume else set()
+    state_dir = state_dir or default_state_dir()
+    skip: set[str] = set()
+    if resume:
+        skip, warnings = resume_skip(state_dir, check_run_id(resume), playbook, inventory)
+        for warning in warnings:
+            state.err.print(f"[yellow]{escape(warning)}[/yellow]", soft_wrap=True)
     plan = plan_playbook(playbook, inventory, transport_for, limit=limit, forks=forks)
     state.emit(
         Output(
@@ -111,18 +129,56 @@ def apply(
             out[report.host] = codes
         return out
 
-    result = apply_plan(
-        plan, playbook, inventory, transport_for, state_dir=state_dir, run_id=resume,
-        batch_by=batch_by, max_fail_percent=max_fail_percent, forks=forks, skip=skip,
-        health=health if health_gate else None,
-    )  # fmt: skip
+    options = RolloutOptions(
+        state_dir, resume, batch_by=batch_by, max_fail_percent=max_fail_percent, forks=forks
+    )
+    with interrupt_stops() as stop:
+        result = apply_plan(
+            plan, playbook, inventory, transport_for, options, skip=skip,
+            health=health if health_gate else None, stop=stop,
+        )  # fmt: skip
     context.close()
     for host in result.hosts:
-        if host.status != "done":
+        if host.status not in ("done", "skipped"):
             state.err.print(f"{escape(host.host)}: {host.status} {escape(host.error or '')}")
     if result.stopped:
         state.err.print(f"[red]{escape(result.stopped)}[/red]")
     done = sum(1 for h in result.hosts if h.status == "done")
-    state.note(f"run {result.run_id}: {done} host(s) done, {len(result.failed)} failed")
-    if result.failed or result.stopped:
+    state.note(
+        f"run {result.run_id}: {done} host(s) done, {len(result.unfinished)} not finished"
+        + (f" (dcctl apply ... --resume {result.run_id} continues)" if result.unfinished else "")
+    )
+    if result.interrupted:
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+    if result.unfinished or result.stopped:
         raise typer.Exit(int(ExitCode.HOSTS_FAILED))
+
+
+@contextmanager
+def interrupt_stops() -> Iterator[threading.Event]:
+    """Ctrl-C while applying: the first sets the returned event, the second quits at once.
+
+    Once the event is set no new host or change starts and those in flight finish; a second
+    Ctrl-C exits 130 at once, without a traceback.
+    """
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals reach only the main thread (tests call the CLI from others)
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            os.write(2, b"\ndcctl: interrupted again: quitting now\n")
+            os._exit(int(ExitCode.INTERRUPTED))
+        stop.set()
+        os.write(
+            2,
+            b"\ndcctl: interrupted: finishing the changes in flight, starting no new ones "
+            b"(Ctrl-C again to quit at once)\n",
+        )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)

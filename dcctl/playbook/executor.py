@@ -10,21 +10,17 @@ the hosts that did not finish.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import json
+import contextlib
 import math
-import os
-import secrets
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from dcctl.errors import InputError, LockedError
+from dcctl.errors import InputError
 from dcctl.inventory.model import Inventory
+from dcctl.playbook.journal import Journal, JournalError, digest_files, new_run_id
+from dcctl.playbook.lock import inventory_lock
 from dcctl.playbook.model import HostPlan, Plan
 from dcctl.playbook.planner import become, host_resources, plan_host
 from dcctl.playbook.resources.base import Resource
@@ -40,7 +36,7 @@ class HostResult:
     """How applying to one host ended."""
 
     host: str
-    status: str  # done, failed, skipped, not_started
+    status: str  # done, failed, skipped, not_started, interrupted
     applied: int = 0
     error: str | None = None
 
@@ -52,59 +48,17 @@ class ApplyResult:
     run_id: str
     hosts: list[HostResult] = field(default_factory=list)
     stopped: str | None = None  # why the rollout stopped early
+    interrupted: bool = False  # stopped by the caller (Ctrl-C)
 
     @property
     def failed(self) -> list[HostResult]:
         """Hosts that failed."""
         return [h for h in self.hosts if h.status == "failed"]
 
-
-class Journal:
-    """``.dcctl/runs/<id>.jsonl``: one JSON event per line, secrets already masked."""
-
-    def __init__(self, directory: Path, run_id: str) -> None:
-        """Open (append) the run's journal."""
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"{run_id}.jsonl"
-
-    def write(self, event: str, host: str | None = None, **data: Any) -> None:
-        """Append one event."""
-        record = {"time": round(time.time(), 3), "event": event, "host": host, **data}
-        with self.path.open("a") as fh:
-            fh.write(json.dumps(record) + "\n")
-
-    def finished_hosts(self) -> set[str]:
-        """Hosts whose apply completed in this run."""
-        done = set()
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                record = json.loads(line)
-                if record["event"] == "host_done":
-                    done.add(record["host"])
-        return done
-
-
-@contextmanager
-def inventory_lock(directory: Path, inventory_files: Sequence[str]) -> Iterator[None]:
-    """An exclusive lock per inventory (by its root file), released on exit."""
-    directory.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(os.path.abspath(inventory_files[0]).encode()).hexdigest()[:16]
-    path = directory / f"{key}.lock"
-    with path.open("a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another dcctl apply"
-            raise LockedError(f"the inventory is locked by {holder} ({path})") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    @property
+    def unfinished(self) -> list[HostResult]:
+        """Hosts not applied to the end: failed, interrupted, or never started."""
+        return [h for h in self.hosts if h.status in ("failed", "interrupted", "not_started")]
 
 
 def batches(hosts: Sequence[str], inventory: Inventory, batch_by: str | None) -> list[list[str]]:
@@ -153,19 +107,26 @@ def apply_host(
     plan: HostPlan,
     how: str | None,
     journal: Journal,
+    stop: threading.Event | None = None,
 ) -> HostResult:
     """Apply a host's changes in order, each re-read just before it runs.
 
     Two resources may touch one file (a line added, another removed): each is planned again
-    against the state its predecessors left, so no change undoes another.
+    against the state its predecessors left, so no change undoes another. Once ``stop`` is set
+    no further change starts: the host ends ``interrupted`` (or ``not_started``).
     """
     result = HostResult(plan.host, "done")
-    journal.write("host_start", plan.host, changes=len(plan.changes))
     try:
+        journal.write("host_start", plan.host, changes=len(plan.changes))
         transport.connect()
         for resource, outcome in zip(resources, plan.outcomes, strict=True):
             if outcome.change is None:
                 continue
+            if stop is not None and stop.is_set():
+                result.status = "interrupted" if result.applied else "not_started"
+                result.error = "stopped before its next change (interrupted)"
+                journal.write("host_interrupted", plan.host, applied=result.applied)
+                return result
             fresh = plan_host(transport, [resource], how)
             if fresh.error:
                 raise RuntimeError(fresh.error)
@@ -189,9 +150,13 @@ def apply_host(
                     )
             result.applied += 1
             journal.write("change_applied", plan.host, **change.to_dict())
+    except JournalError as exc:
+        result.status, result.error = "failed", str(exc)
     except Exception as exc:
         result.status, result.error = "failed", str(exc)
-        journal.write("host_failed", plan.host, error=result.error)
+        # The run stops on a journal failure by itself; this host is failed either way.
+        with contextlib.suppress(JournalError):
+            journal.write("host_failed", plan.host, error=result.error)
     return result
 
 
@@ -215,105 +180,196 @@ def verify(
     return f"still differs after apply: {', '.join(left)}" if left else None
 
 
+@dataclass(frozen=True)
+class RolloutOptions:
+    """How to roll a plan out: batches, failure budget, concurrency, and where state lives."""
+
+    state_dir: Path
+    run_id: str | None = None  # continue this run (its finished hosts are skipped)
+    batch_by: str | None = None
+    max_fail_percent: float = 0.0
+    forks: int = 64
+
+
+def run_digests(playbook: Playbook, inventory: Inventory) -> dict[str, str]:
+    """What a run was made from: the playbook's and the inventory's files, hashed."""
+    return {
+        "playbook_sha256": digest_files([playbook.file]) if playbook.file else "",
+        "inventory_sha256": digest_files(inventory.files),
+    }
+
+
 def apply_plan(
     plan: Plan,
     playbook: Playbook,
     inventory: Inventory,
     transport_for: Callable[[str], Transport],
+    options: RolloutOptions,
     *,
-    state_dir: Path,
-    run_id: str | None = None,
-    batch_by: str | None = None,
-    max_fail_percent: float = 0.0,
-    forks: int = 64,
     skip: set[str] | None = None,
     health: Callable[[list[str]], dict[str, set[str]]] | None = None,
+    stop: threading.Event | None = None,
 ) -> ApplyResult:
     """Apply a plan (see the module docstring); returns every host's result.
 
     ``health`` is the gate between batches: it returns, per host, the problems a probe sees
     (finding codes, or "unreachable"); a problem a host did not have before its batch is a
-    regression, and the rollout stops there.
+    regression, and the rollout stops there. ``stop`` (set on Ctrl-C) starts no new host and no
+    new change; changes in flight finish, every host is classified, then the lock is released.
+    A journal that cannot be written stops the run the same way.
     """
-    run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
-    journal = Journal(state_dir / "runs", run_id)
+    run_id = options.run_id or new_run_id()
+    journal = Journal(options.state_dir / "runs", run_id)
     result = ApplyResult(run_id)
     skip = skip or set()
+    stop = stop or threading.Event()
     by_host = {h.host: h for h in plan.hosts}
     todo = [h.host for h in plan.hosts if h.changes and not h.error and h.host not in skip]
-    for h in plan.hosts:
-        if h.host in skip:
-            result.hosts.append(
-                HostResult(h.host, "skipped", error="finished in an earlier attempt")
-            )
-        elif h.error:
-            result.hosts.append(HostResult(h.host, "failed", error=h.error))
-        elif not h.changes:
-            result.hosts.append(HostResult(h.host, "done"))
-            journal.write("host_done", h.host, changes=0)
-    with inventory_lock(state_dir / "locks", inventory.files):
-        journal.write("run_start", playbook=playbook.name, hosts=todo)
-        planned = batches(todo, inventory, batch_by)
-        total = len(todo)
-        for number, batch in enumerate(planned, 1):
-
-            def work(host: str) -> HostResult:
-                transport = transport_for(host)
-                try:
-                    resources = host_resources(playbook, inventory, host)
-                    outcome = apply_host(
-                        transport, resources, by_host[host], playbook.become, journal
+    with inventory_lock(options.state_dir / "locks", inventory.files):
+        try:
+            journal.write("run_start", playbook=playbook.name, hosts=todo,
+                          **run_digests(playbook, inventory))  # fmt: skip
+            for h in plan.hosts:
+                if h.host in skip:
+                    result.hosts.append(
+                        HostResult(h.host, "skipped", error="finished in an earlier attempt")
                     )
-                finally:
-                    transport.close()
-                if outcome.status == "done":
-                    problem = verify(playbook, inventory, transport_for, host)
-                    if problem is not None:
-                        outcome.status, outcome.error = "failed", problem
-                        journal.write("host_failed", host, error=problem)
-                    else:
-                        journal.write("host_done", host, changes=outcome.applied)
-                return outcome
-
-            before = health(batch) if health is not None else {}
-            outcomes = fan_out(batch, work, forks=forks)
-            for o in outcomes:
-                result.hosts.append(o.value or HostResult(o.host, "failed", error=o.error))
-            if health is not None:
-                after = health(batch)
-                new = {
-                    h: sorted(after.get(h, set()) - before.get(h, set()))
-                    for h in batch
-                    if after.get(h, set()) - before.get(h, set())
-                }
-                if new:
-                    worst = "; ".join(
-                        f"{h}: {', '.join(codes)}" for h, codes in sorted(new.items())
-                    )
-                    rest = [h for b in planned[number:] for h in b]
-                    result.hosts += [HostResult(h, "not_started") for h in rest]
-                    result.stopped = f"health gate after batch {number}: new problems: {worst}"
-                    journal.write("run_stopped", reason=result.stopped)
-                    break
-            failed = len([h for h in result.hosts if h.status == "failed" and h.host in todo])
-            if total and 100.0 * failed / total > max_fail_percent:
-                rest = [h for b in planned[number:] for h in b]
-                result.hosts += [HostResult(h, "not_started") for h in rest]
-                result.stopped = (
-                    f"stopped after batch {number}/{len(planned)}: {failed} of {total} hosts "
-                    f"failed (more than --max-fail-percent {max_fail_percent:g})"
-                )
-                journal.write("run_stopped", reason=result.stopped)
-                break
-        journal.write("run_end", failed=len(result.failed))
+                elif h.error:
+                    result.hosts.append(HostResult(h.host, "failed", error=h.error))
+                elif not h.changes:
+                    result.hosts.append(HostResult(h.host, "done"))
+                    journal.write("host_done", h.host, changes=0)
+            _roll_out(plan, playbook, inventory, transport_for, options, todo, by_host,
+                      journal, result, health, stop)  # fmt: skip
+            journal.write("run_end", failed=len(result.failed), stopped=result.stopped)
+        except JournalError as exc:
+            result.stopped = f"stopped: {exc}"
+            done = {h.host for h in result.hosts}
+            result.hosts += [
+                HostResult(h, "not_started", error="the journal could not be written")
+                for h in todo
+                if h not in done
+            ]
     order = {h.host: i for i, h in enumerate(plan.hosts)}
     result.hosts.sort(key=lambda h: order.get(h.host, 0))
     return result
 
 
-def resume_skip(state_dir: Path, run_id: str) -> set[str]:
-    """Hosts a journalled run already finished; raises InputError for an unknown run."""
+def _roll_out(
+    plan: Plan,
+    playbook: Playbook,
+    inventory: Inventory,
+    transport_for: Callable[[str], Transport],
+    options: RolloutOptions,
+    todo: list[str],
+    by_host: dict[str, HostPlan],
+    journal: Journal,
+    result: ApplyResult,
+    health: Callable[[list[str]], dict[str, set[str]]] | None,
+    stop: threading.Event,
+) -> None:
+    """Batch after batch; stops on Ctrl-C, a journal failure, the health gate or failures."""
+    planned = batches(todo, inventory, options.batch_by)
+    total = len(todo)
+
+    def work(host: str) -> HostResult:
+        if stop.is_set() or journal.failure is not None:
+            return HostResult(host, "not_started", error=_why_stopped(stop, journal))
+        transport = transport_for(host)
+        try:
+            resources = host_resources(playbook, inventory, host)
+            outcome = apply_host(
+                transport, resources, by_host[host], playbook.become, journal, stop
+            )
+        finally:
+            transport.close()
+        if outcome.status == "done":
+            problem = verify(playbook, inventory, transport_for, host)
+            if problem is not None:
+                outcome.status, outcome.error = "failed", problem
+                journal.write("host_failed", host, error=problem)
+            else:
+                journal.write("host_done", host, changes=outcome.applied)
+        return outcome
+
+    for number, batch in enumerate(planned, 1):
+        rest = [h for b in planned[number:] for h in b]
+        before = health(batch) if health is not None and not stop.is_set() else {}
+        outcomes = fan_out(batch, work, forks=options.forks)
+        for o in outcomes:
+            result.hosts.append(o.value or HostResult(o.host, "failed", error=o.error))
+        if journal.failure is not None:
+            raise JournalError(journal.failure)
+        if stop.is_set():
+            result.interrupted = True
+            result.hosts += [HostResult(h, "not_started", error="interrupted") for h in rest]
+            result.stopped = f"interrupted during batch {number}/{len(planned)}"
+            journal.write(
+                "run_interrupted",
+                reason=result.stopped,
+                hosts={h.host: h.status for h in result.hosts if h.host in by_host},
+            )
+            return
+        if health is not None:
+            after = health(batch)
+            new = {
+                h: sorted(after.get(h, set()) - before.get(h, set()))
+                for h in batch
+                if after.get(h, set()) - before.get(h, set())
+            }
+            if new:
+                worst = "; ".join(f"{h}: {', '.join(codes)}" for h, codes in sorted(new.items()))
+                result.hosts += [HostResult(h, "not_started") for h in rest]
+                result.stopped = f"health gate after batch {number}: new problems: {worst}"
+                journal.write("run_stopped", reason=result.stopped)
+                return
+        failed = len([h for h in result.hosts if h.status == "failed" and h.host in todo])
+        if total and 100.0 * failed / total > options.max_fail_percent:
+            result.hosts += [HostResult(h, "not_started") for h in rest]
+            result.stopped = (
+                f"stopped after batch {number}/{len(planned)}: {failed} of {total} hosts "
+                f"failed (more than --max-fail-percent {options.max_fail_percent:g})"
+            )
+            journal.write("run_stopped", reason=result.stopped)
+            return
+
+
+def _why_stopped(stop: threading.Event, journal: Journal) -> str:
+    if journal.failure is not None:
+        return f"not started: {journal.failure}"
+    return "not started (interrupted)"
+
+
+def resume_skip(
+    state_dir: Path, run_id: str, playbook: Playbook, inventory: Inventory
+) -> tuple[set[str], list[str]]:
+    """Hosts a journalled run already finished, and warnings about its journal.
+
+    Refuses (InputError) an unknown run, or a run made from another playbook or inventory
+    than the ones given now: resuming must not mix two runs' changes. A corrupt or truncated
+    line is skipped with a warning naming it; every good event before and after it counts.
+    """
     journal = Journal(state_dir / "runs", run_id)
     if not journal.path.exists():
-        raise InputError(f"no run '{run_id}' in {state_dir / 'runs'}")
-    return journal.finished_hosts()
+        raise InputError(f"--resume: no run '{run_id}' in {state_dir / 'runs'}")
+    read = journal.read()
+    warnings = [
+        f"{journal.path}:{number}: skipped a corrupt journal line ({why})"
+        for number, why in read.bad_lines
+    ]
+    start = read.start
+    if start is None:
+        if read.events:
+            raise InputError(
+                f"--resume {run_id}: its journal has no readable start ({journal.path})"
+            )
+        warnings.append(f"{journal.path}: the run recorded nothing (no host was started)")
+        return set(), warnings
+    now = run_digests(playbook, inventory)
+    for key, what in (("playbook_sha256", "playbook"), ("inventory_sha256", "inventory")):
+        if start.get(key) and start[key] != now[key]:
+            raise InputError(
+                f"--resume {run_id}: that run applied another {what} than the one given now "
+                f"({what} changed since, or a different file); start a new run instead"
+            )
+    return read.finished_hosts, warnings
