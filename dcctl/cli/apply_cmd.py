@@ -140,9 +140,10 @@ def apply(
     context.close()
     for host in result.hosts:
         if host.status not in ("done", "skipped"):
-            state.err.print(f"{escape(host.host)}: {host.status} {escape(host.error or '')}")
+            why = escape(plan.mask(host.error or ""))
+            state.err.print(f"{escape(host.host)}: {host.status} {why}", soft_wrap=True)
     if result.stopped:
-        state.err.print(f"[red]{escape(result.stopped)}[/red]")
+        state.err.print(f"[red]{escape(plan.mask(result.stopped))}[/red]", soft_wrap=True)
     done = sum(1 for h in result.hosts if h.status == "done")
     state.note(
         f"run {result.run_id}: {done} host(s) done, {len(result.unfinished)} not finished"

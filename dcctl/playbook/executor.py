@@ -219,7 +219,7 @@ def apply_plan(
     A journal that cannot be written stops the run the same way.
     """
     run_id = options.run_id or new_run_id()
-    journal = Journal(options.state_dir / "runs", run_id)
+    journal = Journal(options.state_dir / "runs", run_id, plan.secrets | playbook.secret_values)
     result = ApplyResult(run_id)
     skip = skip or set()
     stop = stop or threading.Event()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dcctl.errors import DcctlError, ExitCode, InputError
+from dcctl.model.secrets import mask_data
 
 #: A run id: what ``apply`` prints and ``--resume`` takes (a name, never a path).
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -76,10 +77,14 @@ class JournalRead:
 class Journal:
     """Append-only events of one run."""
 
-    def __init__(self, directory: Path, run_id: str) -> None:
-        """The journal of ``run_id`` in ``directory`` (created on the first write)."""
+    def __init__(self, directory: Path, run_id: str, secrets: frozenset[str] = frozenset()) -> None:
+        """The journal of ``run_id`` in ``directory`` (created on the first write).
+
+        Every string of every event is masked against ``secrets`` before it is written.
+        """
         self.directory = directory
         self.path = directory / f"{check_run_id(run_id)}.jsonl"
+        self.secrets = secrets
         self.failure: str | None = None
 
     def write(self, event: str, host: str | None = None, **data: Any) -> None:
@@ -87,7 +92,7 @@ class Journal:
         if self.failure is not None:
             raise JournalError(self.failure)
         record = {"time": round(time.time(), 3), "event": event, "host": host, **data}
-        line = json.dumps(record) + "\n"
+        line = json.dumps(mask_data(record, self.secrets)) + "\n"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as fh:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dcctl.model.command import SECRET_MASK, Command
+from dcctl.model.command import Command
+from dcctl.model.secrets import mask, mask_data
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,8 @@ class Change:
     secrets: frozenset[str] = field(default_factory=frozenset)
 
     def shown(self, text: str) -> str:
-        """Text with every secret value replaced by ``***``."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, SECRET_MASK)
-        return text
+        """Text with every form of every secret value replaced by ``***``."""
+        return mask(text, self.secrets)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, secrets masked."""
@@ -79,6 +77,12 @@ class Plan:
 
     playbook: str
     hosts: list[HostPlan] = field(default_factory=list)
+    #: Every secret value of the playbook: masked in all the plan shows, whatever the resource.
+    secrets: frozenset[str] = frozenset()
+
+    def mask(self, text: str) -> str:
+        """Text as it may be shown: every form of every secret replaced by ``***``."""
+        return mask(text, self.secrets)
 
     @property
     def pending(self) -> int:
@@ -91,8 +95,8 @@ class Plan:
         return [h for h in self.hosts if h.error]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, secrets masked."""
-        return {
+        """JSON-ready, every string masked (the output boundary of a plan)."""
+        raw = {
             "playbook": self.playbook,
             "pending": self.pending,
             "failed": len(self.failed),
@@ -101,3 +105,6 @@ class Plan:
                 for h in self.hosts
             ],
         }
+        masked = mask_data(raw, self.secrets)
+        assert isinstance(masked, dict)
+        return masked

@@ -138,7 +138,7 @@ def plan_playbook(
             transport.close()
 
     outcomes = fan_out(list(hosts), work, forks=forks)
-    plan = Plan(playbook.name)
+    plan = Plan(playbook.name, secrets=playbook.secret_values)
     for outcome in outcomes:
         if outcome.value is not None:
             plan.hosts.append(outcome.value)

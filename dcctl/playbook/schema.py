@@ -15,6 +15,7 @@ resources:
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -40,7 +41,7 @@ from dcctl.playbook.resources.services import (
     ServiceResource,
 )
 from dcctl.playbook.resources.system import CommandResource, SysctlResource
-from dcctl.playbook.template import Vars, render
+from dcctl.playbook.template import VAR_PATTERN, Vars, render
 from dcctl.playbook.values import argument, check_value
 from dcctl.source.diagnostics import Diagnostics, Loc, did_you_mean
 from dcctl.source.reader import Fields, Source, mapping_items, read_document, to_plain
@@ -96,6 +97,11 @@ class Playbook:
     secret_vars: frozenset[str] = frozenset()
     become: str | None = None
     file: str = ""
+
+    @property
+    def secret_values(self) -> frozenset[str]:
+        """The values of the secret vars: what no output may show."""
+        return frozenset(str(self.vars[n]) for n in self.secret_vars if self.vars.get(n))
 
 
 def read_playbook(path: Path) -> Playbook:
@@ -235,7 +241,7 @@ def build_resource(spec: ResourceSpec, variables: Vars) -> Resource:
             return None
         if isinstance(raw, list):
             return tuple(text_of(x) for x in raw)
-        return tuple(shlex.split(text_of(raw)))
+        return tuple(text_of(word) for word in split_command(str(raw), f"{spec.path}.{key}"))
 
     def text_of(raw: object, key: str | None = None) -> str:
         value, used = render(str(raw), variables)
@@ -282,6 +288,33 @@ def build_resource(spec: ResourceSpec, variables: Vars) -> Resource:
     if secrets and hasattr(resource, "secrets"):
         resource = _with_secrets(resource, frozenset(secrets))
     return resource
+
+
+_PLACEHOLDER = "\x00dcctl-var-{}\x00"
+
+
+def split_command(template: str, where: str) -> list[str]:
+    """Split a ``command:`` string into words like a shell would, before ``{{ vars }}``.
+
+    A variable's value is then always within one argument and never re-parsed: a secret with a
+    space or a quote in it stays whole, and a value cannot add arguments.
+    """
+    found: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        found.append(match.group(0))
+        return _PLACEHOLDER.format(len(found) - 1)
+
+    held = VAR_PATTERN.sub(hold, template)
+    try:
+        words = shlex.split(held)
+    except ValueError as exc:
+        raise PlaybookError(
+            f"{where}: {exc} (quote as a shell would, or give argv as a list)"
+        ) from None
+    for i, text in enumerate(found):
+        words = [w.replace(_PLACEHOLDER.format(i), text) for w in words]
+    return words
 
 
 def _with_secrets(resource: Resource, secrets: frozenset[str]) -> Resource:

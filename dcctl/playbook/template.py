@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from dcctl.errors import PlaybookError
 
-_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+VAR_PATTERN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -32,4 +32,4 @@ def render(text: str, variables: Vars) -> tuple[str, frozenset[str]]:
             used.add(value)
         return value
 
-    return _VAR.sub(replace, text), frozenset(used)
+    return VAR_PATTERN.sub(replace, text), frozenset(used)

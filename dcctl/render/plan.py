@@ -27,11 +27,12 @@ def render_plan(console: Console, plan: Plan) -> None:
             if change is None:
                 same += 1
                 continue
+            # Masked first, shortened after: no part of a secret survives a cut.
             key = (
-                change.shown(change.resource),
-                change.shown(_short(change.before)),
-                change.shown(_short(change.after)),
-                change.shown(change.reason),
+                plan.mask(change.resource),
+                _short(plan.mask(change.before)),
+                _short(plan.mask(change.after)),
+                plan.mask(change.reason),
             )
             changes[key].add(host.host)
         unchanged[same].add(host.host)
@@ -57,7 +58,8 @@ def render_plan(console: Console, plan: Plan) -> None:
             )
     for error, hosts in sorted(errors.items()):
         console.print(
-            f"[red]{escape(str(NodeSet.from_names(hosts)))}: {escape(error)}[/red]", soft_wrap=True
+            f"[red]{escape(str(NodeSet.from_names(hosts)))}: {escape(plan.mask(error))}[/red]",
+            soft_wrap=True,
         )
     failed = f"; {len(plan.failed)} host(s) not read (see above)" if plan.failed else ""
     console.print(
