@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
 from collections.abc import Sequence
 
 from dcctl.cli import apply_cmd, inventory_cmd, plan_cmd, probe_cmd
@@ -14,13 +18,23 @@ app.command()(apply_cmd.apply)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point; returns the exit code."""
+    """Console-script entry point; returns the exit code.
+
+    When work was abandoned at a deadline (a host stuck in a connect or a read), its threads
+    are still alive; the process then exits at once instead of waiting for them, so
+    ``--deadline`` bounds the whole process and not only the result.
+    """
     try:
         app(args=argv, prog_name="dcctl")
+        code = 0
     except SystemExit as exc:
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
-    return 0
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if any(t.name.startswith("dcctl") and t.is_alive() for t in threading.enumerate()):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    return code
 
 
 __all__ = ["app", "main"]

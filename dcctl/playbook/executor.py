@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dcctl.errors import InputError
 from dcctl.inventory.model import Inventory
+from dcctl.model.command import CommandResult
 from dcctl.playbook.journal import Journal, JournalError, digest_files, new_run_id
 from dcctl.playbook.lock import inventory_lock
 from dcctl.playbook.model import HostPlan, Plan
@@ -27,6 +28,19 @@ from dcctl.playbook.resources.base import Resource
 from dcctl.playbook.schema import Playbook
 from dcctl.transport.base import Transport
 from dcctl.transport.fanout import fan_out
+
+#: Longest a single change's command may run on a host.
+CHANGE_TIMEOUT_S = 120.0
+
+
+def _failure(run: CommandResult) -> str:
+    """``failed with exit status 1: <last line>`` or ``timed out after 120 s (no output)``."""
+    lines = (run.stderr or run.stdout).strip().splitlines()
+    detail = lines[-1].strip() if lines else "no output"
+    if run.rc is None or run.timed_out:
+        return f"timed out after {CHANGE_TIMEOUT_S:g} s ({detail})"
+    return f"failed with exit status {run.rc}: {detail}"
+
 
 DOMAIN_KINDS = {"rack": "rack", "pdu": "pdu", "nvlink_domain": "nvlink"}
 
@@ -134,12 +148,11 @@ def apply_host(
             if change is None:
                 continue
             for command in change.commands:
-                run = transport.run(become(command, how), timeout=120)
+                run = transport.run(become(command, how), timeout=CHANGE_TIMEOUT_S)
                 if run.rc != 0:
-                    detail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
                     raise RuntimeError(
                         f"{change.shown(change.resource)}: {change.shown(command.display())} "
-                        f"failed (rc={run.rc}): {change.shown(detail[0])}"
+                        f"{change.shown(_failure(run))}"
                     )
             if getattr(resource, "verifiable", True):
                 check = plan_host(transport, [resource], how)

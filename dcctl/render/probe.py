@@ -15,7 +15,12 @@ from dcctl.probes.summary import summarize
 from dcctl.render.console import new_table
 
 _SEVERITY_STYLE = {Severity.critical: "bold red", Severity.warning: "yellow", Severity.info: "dim"}
-_STATUS_STYLE = {"failed": "red", "unreachable": "red", "timed_out": "yellow"}
+_STATUS_STYLE = {
+    "failed": "red",
+    "unreachable": "red",
+    "timed_out": "yellow",
+    "not_started": "yellow",
+}
 
 
 def render_probe_reports(

@@ -29,6 +29,7 @@ class HostStatus(StrEnum):
     failed = "failed"
     unreachable = "unreachable"
     timed_out = "timed_out"
+    not_started = "not_started"  # the deadline passed before its turn came
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,9 @@ def fan_out(
 
     ``status_of`` lets a result carry its own status (a partial result that timed out);
     exceptions are classified by :func:`classify`; past ``deadline_s`` the hosts still running
-    end as timed_out without their result.
+    end as timed_out without their result, and those whose turn never came as not_started.
+    Threads still running then are left behind (their sockets have timeouts of their own); a
+    command-line caller exits without waiting for them.
     """
     lock = threading.Lock()
 
@@ -129,14 +132,17 @@ def fan_out(
                 outcomes[futures[future]] = future.result()
         for future in pending:
             host = futures[future]
-            future.cancel()
-            outcome: HostOutcome[T] = HostOutcome(
-                host,
-                HostStatus.timed_out,
-                None,
-                f"still running after the {deadline_s:g} s deadline",
-                time.monotonic() - start,
-            )
+            if future.cancel():  # never started: it had no chance to run
+                status, why = (
+                    HostStatus.not_started,
+                    f"not started before the {deadline_s:g} s deadline",
+                )
+            else:
+                status, why = (
+                    HostStatus.timed_out,
+                    f"still running at the {deadline_s:g} s deadline",
+                )
+            outcome: HostOutcome[T] = HostOutcome(host, status, None, why, time.monotonic() - start)
             outcomes[host] = outcome
             emit(HostFinished(outcome))
     finally:

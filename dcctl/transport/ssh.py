@@ -299,7 +299,12 @@ class SshTransport:
             channel = self._transport.open_session(timeout=self.endpoint.connect_timeout)
             channel.exec_command(timeout_wrapped(command, timeout))
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise UnreachableError(f"{self.host}: could not start a command: {exc}") from None
+            why = str(exc) or (
+                "the SSH session was closed by the host"
+                if isinstance(exc, EOFError) or not self._transport.is_active()
+                else type(exc).__name__
+            )
+            raise UnreachableError(f"{self.host}: could not start a command: {why}") from None
         deadline = None if timeout is None else start + timeout + 5.0
         out, err = bytearray(), bytearray()
         timed_out = False
