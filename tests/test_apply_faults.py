@@ -2,7 +2,8 @@
 from elsewhere, a corrupt journal, a full disk. Afterwards every change has run exactly once.
 
 Each change of the playbook appends its number to a log on the host, then marks itself done
-(``creates``), so a change that ran twice shows twice in the log.
+(``creates``), so a change that ran twice shows twice in the log. The faults that involve the
+host's side run twice: on the local transport and on a real sshd host on loopback.
 """
 
 from __future__ import annotations
@@ -20,15 +21,53 @@ from typer.testing import CliRunner
 
 from dcctl.cli import app
 from dcctl.playbook.lock import inventory_lock
+from dcctl.transport.hostkeys import host_id
+from tests.sshd_harness import SshServer, new_key, sshd_available
 
 CHANGES = 4
 
 
-def write_site(root: Path, seconds: float = 0.8, padding: int = 0) -> dict[str, Path]:
+_SSH: dict[str, object] = {}
+
+
+@pytest.fixture(params=["local", "ssh"])
+def transport(request, tmp_path_factory):
+    """The host's transport; for ssh, a real sshd on loopback (root, key in a HOME of its own)."""
+    if request.param == "local":
+        yield "local"
+        return
+    reason = sshd_available()
+    if reason is not None and not os.environ.get("CI"):
+        pytest.skip(reason)
+    root = tmp_path_factory.mktemp("sshd")
+    home = root / "home"
+    (home / ".ssh").mkdir(parents=True)
+    client = new_key(home / ".ssh" / "id_ed25519")
+    server = SshServer("h", "127.0.0.51", root / "h", [f"ssh-ed25519 {client.get_base64()}"])
+    server.start()
+    (home / ".ssh" / "known_hosts").write_text(
+        f"{host_id(server.address, server.port)} ssh-ed25519 {server.host_key.get_base64()}\n"
+    )
+    _SSH.update(home=home, server=server)
+    yield "ssh"
+    server.stop()
+    _SSH.clear()
+
+
+def write_site(
+    root: Path, seconds: float = 0.8, padding: int = 0, transport: str = "local"
+) -> dict[str, Path]:
     work = root / "host"
     work.mkdir()
     inventory = root / "inventory.yaml"
-    inventory.write_text("hosts:\n  - {name: here, transport: local}\n")
+    if transport == "local":
+        inventory.write_text("hosts:\n  - {name: here, transport: local}\n")
+    else:
+        server, home = _SSH["server"], _SSH["home"]
+        inventory.write_text(
+            f"hosts:\n  - {{name: here, address: {server.address}, ssh: {{port: {server.port}, "
+            f"user: root, identity_file: {home}/.ssh/id_ed25519}}}}\n"
+        )
     resources = "".join(
         f"  - {{type: command, argv: [sh, -c, 'echo {i} >> {work}/log; sleep {seconds}; "
         f"touch {work}/done-{i}', sh, '{'p' * padding}'], creates: {work}/done-{i}}}\n"
@@ -41,6 +80,9 @@ def write_site(root: Path, seconds: float = 0.8, padding: int = 0) -> dict[str, 
 
 def dcctl(site: dict[str, Path], *args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, "DCCTL_STATE_DIR": str(site["state"]), "PYTHONUNBUFFERED": "1"}
+    if _SSH:
+        env["HOME"] = str(_SSH["home"])
+        env.pop("SSH_AUTH_SOCK", None)
     return subprocess.Popen(
         [sys.executable, "-m", "dcctl", "-i", str(site["inventory"]), "apply",
          str(site["playbook"]), "--yes", "--no-health-gate", *args],
@@ -71,8 +113,8 @@ def run_id(site: dict[str, Path]) -> str:
     return path.stem
 
 
-def test_ctrl_c_finishes_the_change_in_flight_and_holds_the_lock_until_then(tmp_path):
-    site = write_site(tmp_path, seconds=1.5)
+def test_ctrl_c_finishes_the_change_in_flight_and_holds_the_lock_until_then(tmp_path, transport):
+    site = write_site(tmp_path, seconds=1.5, transport=transport)
     first = dcctl(site)
     wait_for_log(site, 1)  # change 1 is in flight
     started = time.monotonic()
@@ -111,8 +153,8 @@ def test_a_second_ctrl_c_quits_at_once_without_a_traceback(tmp_path):
     assert "Traceback" not in err and "quitting now" in err
 
 
-def test_sigkill_then_resume_applies_every_change_once(tmp_path):
-    site = write_site(tmp_path, seconds=1.0)
+def test_sigkill_then_resume_applies_every_change_once(tmp_path, transport):
+    site = write_site(tmp_path, seconds=1.0, transport=transport)
     proc = dcctl(site)
     wait_for_log(site, 2)  # change 2 in flight
     proc.kill()
@@ -188,10 +230,12 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_a_full_state_disk_stops_cleanly_and_resume_works_once_freed(tmp_path, small_disk):
+def test_a_full_state_disk_stops_cleanly_and_resume_works_once_freed(
+    tmp_path, transport, small_disk
+):
     # Each change's journal event carries its command (~1.5 KB with the padding): one free
     # 4 KiB page holds the run's start and its first change or two, not all four.
-    site = write_site(tmp_path, seconds=0.05, padding=1200)
+    site = write_site(tmp_path, seconds=0.05, padding=1200, transport=transport)
     site["state"] = small_disk / "state"
     filler = small_disk / "filler"
     (small_disk / "state" / "runs").mkdir(parents=True)
