@@ -361,3 +361,72 @@ def test_limit_counts_unplanned_hosts_at_their_default_limits():
         ("rack-a1", 6121, "feed:feed-b"),
         ("rack-a2", 24100, "pdu:pdu-a2-b"),
     ]
+
+
+def rows_site(rows: int, racks_per_row: int = 3, hosts_per_rack: int = 3) -> str:
+    """Rows of racks on feeds of their own: independent parts of the power problem."""
+    lines = [
+        "profiles:",
+        "  g4:",
+        "    baseline_w: 800",
+        "    gpu: {model: X, count: 4, tdp_w: 700, power_limit_w: {min: 200, default: 700, "
+        "max: 700}}",
+        f"hosts: [{{name: 'n[001-{rows * racks_per_row * hosts_per_rack:03d}]', profile: g4}}]",
+        "sites:",
+        "  - name: s",
+        "    feeds:",
+    ]
+    for r in range(rows):
+        lines.append(f"      - {{name: f{r}, voltage: 415, amps: 63, phase: three}}")
+    lines.append("    rooms:")
+    lines.append("      - name: h")
+    lines.append("        racks:")
+    n = 1
+    for r in range(rows):
+        for k in range(racks_per_row):
+            hosts = f"n[{n:03d}-{n + hosts_per_rack - 1:03d}]"
+            n += hosts_per_rack
+            lines.append(f"          - name: r{r}-{k}")
+            lines.append(f"            hosts: '{hosts}'")
+            lines.append("            power_budget_w: 7000")
+            lines.append(
+                f"            pdus: [{{name: p{r}-{k}, feed: f{r}, max_w: 11000, "
+                f"hosts: '{hosts}'}}]"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def test_independent_rows_are_solved_apart_with_the_same_optimum(tmp_path):
+    from dcctl.planning.power.components import independent_parts
+    from dcctl.planning.power.problem import build_power_problem
+
+    inv = inventory(tmp_path, rows_site(4))
+    classes = {"a": Assignment("training", 3), "n005": Assignment("inference-decode", 2)}
+    request = PowerRequest(BUILTIN, classes)
+    problem = build_power_problem(inv, request)
+    parts = independent_parts(problem)
+    assert len(parts) == 4  # one per row: its feed, PDUs and racks share no budget with another
+    assert sorted(g for p in parts for g in p.group_ids) == list(range(len(problem.groups)))
+    from dcctl.planning.cpsat.power import solve_power
+    from dcctl.planning.power.plan import greedy_counts, solve_by_parts
+
+    whole = solve_power(problem, ONE)  # one model of everything
+    split = solve_by_parts(problem, ONE, greedy_counts(problem))
+    assert split.objective == pytest.approx(whole.objective, abs=1e-6)
+    assert split.objective == pytest.approx(split.bound, abs=1e-6)  # proven optimal by parts
+    plan = plan_power(inv, request, ONE)
+    assert plan.feasible and all(u.planned_w <= u.budget_w + 1e-6 for u in plan.budgets)
+
+
+def test_lp_rounding_keeps_every_budget(tmp_path):
+    from dcctl.planning.cpsat.power import lp_relaxation, objective_of, round_down
+    from dcctl.planning.power.plan import budget_loads
+    from dcctl.planning.power.problem import build_power_problem
+
+    problem = build_power_problem(inventory(tmp_path, rows_site(3)), PowerRequest(BUILTIN))
+    relaxed = lp_relaxation(problem)
+    counts = round_down(problem, relaxed.fractions)
+    assert [sum(c) for c in counts] == [g.count for g in problem.groups]
+    for budget, load in zip(problem.budgets, budget_loads(problem, counts), strict=True):
+        assert load <= budget.limit_w + 1e-6
+    assert objective_of(problem, counts) <= relaxed.bound + 1e-9

@@ -10,6 +10,7 @@ down, draws rounded up), so an integer solution never exceeds a real budget. The
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,7 +61,30 @@ def solve_power(
     options: SolverOptions,
     hint: Sequence[Sequence[int]] | None = None,
 ) -> PowerAssignment:
-    """Solve the capping problem with CP-SAT (max-min fair first when the problem asks)."""
+    """Solve the capping problem (max-min fair first when the problem asks).
+
+    The LP relaxation comes first: rounded down (every budget still holds, see
+    :func:`round_down`), it is often within ``options.relative_gap`` of the LP's own bound, and
+    then it is the answer, with that bound. Otherwise CP-SAT solves the integer model, hinted
+    with the better of the rounded LP and ``hint``.
+    """
+    start = time.perf_counter()
+    relaxed = lp_relaxation(problem)
+    if relaxed.bound >= 0 and not problem.fairness:
+        rounded = round_down(problem, relaxed.fractions)
+        value = objective_of(problem, rounded)
+        if relative_gap(value, relaxed.bound) <= options.relative_gap:
+            exact = value >= relaxed.bound - 0.5 / VALUE_SCALE
+            return PowerAssignment(
+                counts=tuple(tuple(c) for c in rounded),
+                status="OPTIMAL" if exact else "FEASIBLE",
+                objective=value,
+                bound=relaxed.bound,
+                lp_bound=relaxed.bound,
+                wall_s=time.perf_counter() - start,
+            )
+        if hint is None or objective_of(problem, hint) < value:
+            hint = rounded
     model = cp_model.CpModel()
     n: list[dict[int, cp_model.IntVar]] = []
     for g in problem.groups:
@@ -118,9 +142,11 @@ def solve_power(
         counts=counts,
         status=name,
         objective=solver.objective_value / VALUE_SCALE,
-        bound=solver.best_objective_bound / VALUE_SCALE,
-        lp_bound=lp_bound(problem),
-        wall_s=wall,
+        bound=min(solver.best_objective_bound / VALUE_SCALE, relaxed.bound)
+        if relaxed.bound >= 0
+        else solver.best_objective_bound / VALUE_SCALE,
+        lp_bound=relaxed.bound,
+        wall_s=time.perf_counter() - start,
     )
 
 
@@ -152,11 +178,19 @@ def _failed(
     )
 
 
-def lp_bound(problem: PowerProblem) -> float:
-    """The LP relaxation's optimum (GLOP), in the objective's units; -1 if it cannot be solved."""
+@dataclass(frozen=True)
+class LpRelaxation:
+    """The LP relaxation's optimum and its solution (fractional GPUs per group and level)."""
+
+    bound: float  # in the objective's units; -1 when it could not be solved
+    fractions: tuple[tuple[float, ...], ...] = ()
+
+
+def lp_relaxation(problem: PowerProblem) -> LpRelaxation:
+    """Solve the LP relaxation with GLOP (a vertex: few fractional values)."""
     solver = pywraplp.Solver.CreateSolver("GLOP")
     if solver is None:
-        return -1.0
+        return LpRelaxation(-1.0)
     infinity = solver.infinity()
     x: list[dict[int, pywraplp.Variable]] = []
     objective = solver.Objective()
@@ -177,5 +211,44 @@ def lp_bound(problem: PowerProblem) -> float:
                 row.SetCoefficient(var, _draw(share, levels[k]))
     objective.SetMaximization()
     if solver.Solve() != pywraplp.Solver.OPTIMAL:
-        return -1.0
-    return float(objective.Value()) / VALUE_SCALE
+        return LpRelaxation(-1.0)
+    fractions = tuple(
+        tuple(x[g.id][k].solution_value() if k in x[g.id] else 0.0 for k in range(len(g.levels_w)))
+        for g in problem.groups
+    )
+    return LpRelaxation(float(objective.Value()) / VALUE_SCALE, fractions)
+
+
+def round_down(problem: PowerProblem, fractions: Sequence[Sequence[float]]) -> list[list[int]]:
+    """Whole GPUs per level, each at or below where the LP put it: every budget still holds.
+
+    Levels are filled from the top with the floor of the LP's cumulative counts, so the k-th
+    highest-capped GPU of a group never gets a higher level than in the LP; draws only fall.
+    """
+    counts = []
+    for g, frac in zip(problem.groups, fractions, strict=True):
+        out = [0] * len(g.levels_w)
+        above, placed = 0.0, 0
+        for k in range(len(g.levels_w) - 1, g.first_allowed - 1, -1):
+            above += frac[k]
+            whole = min(g.count, math.floor(above + 1e-6))
+            out[k] = whole - placed
+            placed = whole
+        out[g.first_allowed] += g.count - placed
+        counts.append(out)
+    return counts
+
+
+def objective_of(problem: PowerProblem, counts: Sequence[Sequence[int]]) -> float:
+    """Σ priority × throughput of whole GPUs per level, in the objective's units."""
+    total = sum(
+        _value(g.priority, g.throughput[k]) * n
+        for g, per in zip(problem.groups, counts, strict=True)
+        for k, n in enumerate(per)
+    )
+    return total / VALUE_SCALE
+
+
+def lp_bound(problem: PowerProblem) -> float:
+    """The LP relaxation's optimum (GLOP), in the objective's units; -1 if it cannot be solved."""
+    return lp_relaxation(problem).bound

@@ -7,12 +7,14 @@ caps per GPU, draw per budget, throughput against running everything at the defa
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from dcctl.inventory.model import Inventory
-from dcctl.planning.cpsat.power import solve_power
+from dcctl.planning.cpsat.power import PowerAssignment, solve_power
+from dcctl.planning.power.components import independent_parts
 from dcctl.planning.power.problem import PowerProblem, PowerRequest, build_power_problem
 from dcctl.planning.solver_options import SolverOptions
 
@@ -201,7 +203,7 @@ def solve_plan(problem: PowerProblem, options: SolverOptions) -> PowerPlan:
             notes=problem.notes,
         )
     hint = greedy_counts(problem)
-    result = solve_power(problem, options, hint=hint)
+    result = solve_by_parts(problem, options, hint)
     counts = result.counts if result.counts else tuple(tuple(c) for c in hint)
     plan = PowerPlan(
         status=result.status,
@@ -223,6 +225,39 @@ def solve_plan(problem: PowerProblem, options: SolverOptions) -> PowerPlan:
         plan.throughput += sum(t * n for t, n in zip(g.throughput, per_level, strict=True))
         plan.default_throughput += g.default_throughput * g.count
     return plan
+
+
+def solve_by_parts(
+    problem: PowerProblem, options: SolverOptions, hint: list[list[int]]
+) -> PowerAssignment:
+    """Solve each independent part alone (see :mod:`..components`) and add the answers up.
+
+    Each part gets a share of the time limit by its size (at least a tenth of it); the bounds
+    and objectives add, so the overall gap is within each part's. Fair (max-min) plans are one
+    model: the worst-off GPU anywhere couples every group.
+    """
+    parts = [] if problem.fairness else independent_parts(problem)
+    if len(parts) <= 1:
+        return solve_power(problem, options, hint=hint)
+    total = sum(len(p.problem.groups) for p in parts)
+    counts: list[tuple[int, ...]] = [()] * len(problem.groups)
+    statuses: list[str] = []
+    objective = bound = lp = wall = 0.0
+    for part in parts:
+        share = max(0.1, len(part.problem.groups) / total)
+        part_options = dataclasses.replace(options, time_limit_s=options.time_limit_s * share)
+        part_hint = [hint[g] for g in part.group_ids]
+        result = solve_power(part.problem, part_options, hint=part_hint)
+        statuses.append(result.status)
+        chosen = result.counts or tuple(tuple(c) for c in part_hint)
+        for new, old in enumerate(part.group_ids):
+            counts[old] = chosen[new]
+        objective += result.objective
+        bound += result.bound
+        lp = -1.0 if lp < 0 or result.lp_bound < 0 else lp + result.lp_bound
+        wall += result.wall_s
+    worst = next((s for s in ("INFEASIBLE", "FEASIBLE") if s in statuses), statuses[0])
+    return PowerAssignment(tuple(counts), worst, objective, bound, lp, wall)
 
 
 def _uses(problem: PowerProblem, loads: list[float]) -> list[BudgetUse]:
