@@ -80,6 +80,12 @@ class AllocationsFileError(InputFileError):
     kind = "allocations file"
 
 
+class WorkloadsFileError(InputFileError):
+    """A workloads file for ``plan capacity`` is invalid."""
+
+    kind = "workloads file"
+
+
 class ClassMapError(InputFileError):
     """A workload class map for ``plan power`` is invalid."""
 

@@ -10,6 +10,7 @@ import yaml
 
 from dcctl.cli.state import State
 from dcctl.errors import ExitCode, InputError
+from dcctl.planning.capacity.assumptions import DEFAULT_PRICE, DEFAULT_PUE
 from dcctl.planning.power.problem import DEFAULT_STEP_W, PowerRequest
 from dcctl.render.output import Output
 
@@ -223,4 +224,61 @@ def power(
         )
     )
     if not plan.feasible:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@app.command()
+def capacity(
+    ctx: typer.Context,
+    workloads: Annotated[Path, typer.Argument(metavar="WORKLOADS", help="Workloads file.")],
+    sweep: Annotated[
+        str | None,
+        typer.Option("--sweep", metavar="gpus=A..B", help="Trade-off table over GPU counts."),
+    ] = None,
+    pue: Annotated[
+        float, typer.Option("--pue", min=1.0, max=3.0, help="Facility power / IT power.")
+    ] = DEFAULT_PUE,
+    price: Annotated[
+        float, typer.Option("--price-per-kwh", min=0.0, help="Energy price, per kWh.")
+    ] = DEFAULT_PRICE,
+    allocations: Annotated[
+        Path | None,
+        typer.Option("--allocations", metavar="FILE", help="What already runs (as plan place)."),
+    ] = None,
+    limit: LimitOption = None,
+) -> None:
+    """How many GPUs, how long, how much power, and whether it fits this site.
+
+    Exit status 0 when every workload fits, 1 when one does not (it says what would), 64 for
+    bad input.
+    """
+    from dcctl.planning.capacity.fit import CapacityOptions
+    from dcctl.planning.capacity.report import capacity_document, parse_sweep, plan_capacity
+    from dcctl.planning.capacity.workloads import read_workloads
+    from dcctl.render.capacity import render_capacity
+
+    state: State = ctx.obj
+    inventory = state.inventory()
+    parsed = read_workloads(workloads)
+    busy: dict[str, int] = {}
+    if allocations is not None:
+        from dcctl.planning.placement.input_files import read_allocations
+
+        for host, usage in read_allocations(allocations, inventory).items():
+            busy[host] = len(usage.get("gpus", {}))  # a GPU with any share taken is not free
+    options = CapacityOptions(
+        pue=pue,
+        price_per_kwh=price,
+        busy_gpus=busy,
+        hosts=frozenset(inventory.select(limit).names) if limit else None,
+    )
+    plan = plan_capacity(inventory, parsed, options, parse_sweep(sweep) if sweep else ())
+    state.emit(
+        Output(
+            "plan.capacity",
+            lambda: capacity_document(plan),
+            lambda console: render_capacity(console, plan),
+        )
+    )
+    if not plan.ok:
         raise typer.Exit(int(ExitCode.FINDINGS))

@@ -1,0 +1,1 @@
+"""Capacity sizing: how many GPUs, how long, how much power, and whether it fits the site."""
