@@ -19,6 +19,7 @@ from dcctl.errors import (
     InventoryError,
     JobsFileError,
     PlaybookFileError,
+    WorkloadsFileError,
 )
 from dcctl.inventory.loader import check_inventory, max_hosts_from
 
@@ -42,6 +43,7 @@ def commands(path: Path, kind: str) -> list[str]:
         "jobs file": ["-i", EXAMPLE, "plan", "place", str(path)],
         "allocations file": ["-i", EXAMPLE, "plan", "place", str(jobs), "--allocations", str(path)],
         "class map": ["-i", EXAMPLE, "plan", "power", "--class-map", str(path)],
+        "workloads file": ["-i", EXAMPLE, "plan", "capacity", str(path)],
     }[kind]
 
 
@@ -52,6 +54,7 @@ HEADS = {
     "jobs file": "jobs:\n  - name: a\n    gpus: {value}\n",
     "allocations file": "allocations:\n  - host: gpu001\n    gpus: {value}\n",
     "class map": "assign:\n  - hosts: gpu001\n    class: {value}\n",
+    "workloads file": "workloads:\n  - name: w\n    params: {value}\n",
 }
 KINDS = list(HEADS)
 
@@ -91,6 +94,7 @@ def test_error_classes_name_their_kind():
             JobsFileError,
             AllocationsFileError,
             ClassMapError,
+            WorkloadsFileError,
         )
     }
     assert kinds == set(KINDS)

@@ -92,6 +92,11 @@ COMMANDS = [
     (["plan", "place", str(ROOT / "jobs" / "example.yaml")], "plan.place", "plan.place"),
     (["plan", "power"], "plan.power", "plan.power"),
     (["plan", "power", "--derate", "feed-a=0"], "plan.power", "plan.power"),
+    (
+        ["plan", "capacity", str(ROOT / "workloads" / "example-training.yaml")],
+        "plan.capacity",
+        "plan.capacity",
+    ),
 ]
 TOP_LEVEL = {kind for _, kind, _ in COMMANDS} | {"apply.plan"}
 
