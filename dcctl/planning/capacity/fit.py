@@ -173,9 +173,13 @@ def _fit(
             size.replicas = max(1, gpus // size.gpus_per_replica)
     if size.gpus > free:
         short = size.gpus - free
+        on_free = ""
+        if isinstance(size, TrainingSize) and free > 0:
+            days = size.seconds * size.gpus / free / 86400
+            on_free = f"; on the {free:,} free it would take {days:,.1f} days"
         problems.append(
             f"needs {size.gpus:,} GPUs, {free:,} free on {profile.name} "
-            f"({math.ceil(short / per_node):,} more nodes of {per_node})"
+            f"({math.ceil(short / per_node):,} more nodes of {per_node}){on_free}"
         )
     chosen = _choose_hosts(hosts, free_by_host, size.gpus)
     nodes = len(chosen)
