@@ -97,6 +97,7 @@ COMMANDS = [
         "plan.capacity",
         "plan.capacity",
     ),
+    (["health", "--from-bundle", BUNDLE], "health", "health.host"),
 ]
 TOP_LEVEL = {kind for _, kind, _ in COMMANDS} | {"apply.plan"}
 
@@ -139,9 +140,11 @@ def test_every_documented_kind_is_produced_and_every_writer_documented():
     assert set(KINDS) == produced
     text = DOC.read_text()
     for name in WRITERS:
-        assert f"`{name}`" in text or name in ("table",) or f"-o {name}" in text
+        assert f"`{name}`" in text or name in ("table",) or f"-o {name}" in text, name
 
 
-def test_json_lines_are_one_object_per_line_for_every_machine_writer():
-    machine = [w for w in WRITERS.values() if w.machine]
-    assert {w.name for w in machine} == {"json", "jsonl"}
+def test_monitoring_writers_refuse_commands_without_a_status():
+    runner = CliRunner()
+    for fmt in ("nagios", "prometheus"):
+        result = runner.invoke(app, ["-i", EXAMPLE, "-o", fmt, "inventory", "tree"])
+        assert result.exit_code == 64 and f"-o {fmt}: inventory.tree has no" in result.output

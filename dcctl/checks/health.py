@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from dcctl.checks.findings import Finding, Severity
+from dcctl.checks.findings import Action, Finding, Severity
+from dcctl.checks.xid import xid_findings
 from dcctl.probes.gpu_model import THROTTLE_REASONS, GpuInfo, GpuReport
 from dcctl.probes.security import SecurityReport
 from dcctl.probes.storage import VIRTUAL_FS, StorageReport
 
-#: Xid codes that mean the GPU needs attention now (NVIDIA's Xid catalogue).
-CRITICAL_XIDS = {
-    48: "double-bit ECC error",
-    63: "row remapping event",
-    64: "row remapping failure",
-    74: "NVLink error",
-    79: "GPU has fallen off the bus",
-    92: "high single-bit ECC error rate",
-    94: "contained ECC error",
-    95: "uncontained ECC error",
-    119: "GSP RPC timeout",
-    120: "GSP error",
-}
+DCGM = "DCGM health watch"
+MEMORY_DOC = "NVIDIA GPU memory error management (row remapping)"
 FULL_WARNING_PCT = 90.0
 FULL_CRITICAL_PCT = 95.0
 
@@ -44,6 +34,9 @@ def gpu_findings(report: GpuReport) -> list[Finding]:
                     "ecc_uncorrectable",
                     f"{g.ecc_uncorrected_volatile} uncorrectable ECC errors since boot",
                     who,
+                    Action.reset_gpu,
+                    DCGM,
+                    {"ecc_uncorrected_volatile": g.ecc_uncorrected_volatile},
                 )
             )
         elif g.ecc_uncorrected_aggregate:
@@ -54,6 +47,9 @@ def gpu_findings(report: GpuReport) -> list[Finding]:
                     "ecc_uncorrectable_history",
                     f"{g.ecc_uncorrected_aggregate} uncorrectable ECC errors in its lifetime",
                     who,
+                    Action.monitor,
+                    DCGM,
+                    {"ecc_uncorrected_aggregate": g.ecc_uncorrected_aggregate},
                 )
             )
         if g.remapped_rows_pending:
@@ -64,6 +60,8 @@ def gpu_findings(report: GpuReport) -> list[Finding]:
                     "remap_pending",
                     "row remapping pending: reset the GPU to apply it",
                     who,
+                    Action.reset_gpu,
+                    MEMORY_DOC,
                 )
             )
         if g.remapped_rows_failure:
@@ -74,6 +72,8 @@ def gpu_findings(report: GpuReport) -> list[Finding]:
                     "remap_failure",
                     "row remapping failed: the GPU needs replacing",
                     who,
+                    Action.inspect_hardware,
+                    DCGM,
                 )
             )
         if g.retired_pages_pending:
@@ -84,6 +84,8 @@ def gpu_findings(report: GpuReport) -> list[Finding]:
                     "retired_pages_pending",
                     "page retirement pending: reset the GPU",
                     who,
+                    Action.reset_gpu,
+                    DCGM,
                 )
             )
         throttled = sorted(set(g.clock_event_reasons) & THROTTLE_REASONS)
@@ -97,11 +99,7 @@ def gpu_findings(report: GpuReport) -> list[Finding]:
                     who,
                 )
             )
-    for event in report.xid_events:
-        meaning = CRITICAL_XIDS.get(event.code)
-        severity = Severity.critical if meaning else Severity.warning
-        text = f"Xid {event.code}" + (f" ({meaning})" if meaning else "") + " in the kernel log"
-        add(Finding(severity, "gpu", f"xid_{event.code}", text, event.pci))
+    out += xid_findings(report.xid_events)
     return out
 
 

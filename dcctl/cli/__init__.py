@@ -8,12 +8,13 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from dcctl.cli import apply_cmd, inventory_cmd, plan_cmd, probe_cmd
+from dcctl.cli import apply_cmd, health_cmd, inventory_cmd, plan_cmd, probe_cmd
 from dcctl.cli.app import app
 
 app.add_typer(inventory_cmd.app)
 app.add_typer(plan_cmd.app)
 app.command()(probe_cmd.probe)
+app.command()(health_cmd.health)
 app.command()(apply_cmd.apply)
 
 

@@ -32,6 +32,9 @@ class HostReport:
     errors: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     findings: list[Any] = field(default_factory=list)
+    #: Probes whose answer is not known, and why: a command that never reported back, timed
+    #: out on the host, or is not installed. Unknown is neither healthy nor unhealthy.
+    unknown: dict[str, str] = field(default_factory=dict)
 
 
 def steps_of(probes: Sequence[Probe]) -> list[Step]:
@@ -40,14 +43,22 @@ def steps_of(probes: Sequence[Probe]) -> list[Step]:
 
 
 def analyze_outputs(
-    host: str, outputs: Mapping[str, Output], probes: Sequence[Probe]
+    host: str, outputs: Mapping[str, Output], probes: Sequence[Probe], *, live: bool = False
 ) -> HostReport:
-    """Parse outputs into a report; a parser that fails is an error, not a crash."""
+    """Parse outputs into a report; a parser that fails is an error, not a crash.
+
+    ``live``: the outputs answer a script that ran every step, so a step whose output is
+    missing (its frame never arrived) or timed out makes its probe unknown, with the reason.
+    """
     report = HostReport(host, outputs=dict(outputs))
     for probe in probes:
         keys = [s.key for s in probe.steps]
+        why = _unknown_reason(probe, outputs) if live else None
+        if why is not None:
+            report.unknown[probe.name] = why
         if not any(k in outputs for k in keys):
             report.errors.append(f"{probe.name}: no output")
+            report.unknown.setdefault(probe.name, "no output")
             continue
         try:
             report.results[probe.name] = probe.parse(outputs)
@@ -58,6 +69,29 @@ def analyze_outputs(
         report.status = HostStatus.timed_out
         report.errors.append(f"timed out on the host: {', '.join(slow)}")
     return report
+
+
+def _unknown_reason(probe: Probe, outputs: Mapping[str, Output]) -> str | None:
+    """Why a probe's answer is incomplete: a frame that never came, or a command timed out."""
+    missing, slow, absent = [], [], []
+    for step in probe.steps:
+        out = outputs.get(step.key)
+        if out is None:
+            primary = outputs.get(step.fallback_for) if step.fallback_for else None
+            if primary is not None and primary.ok:
+                continue  # a fallback only runs when its primary failed
+            missing.append(step.key)
+        elif out.timed_out:
+            slow.append(step.key)
+        elif out.missing_tool and step.fallback_for is None:
+            absent.append(step.key)
+    if slow:
+        return f"timed out on the host: {', '.join(slow)}"
+    if missing:
+        return f"no output came back for {', '.join(missing)} (stopped on the host?)"
+    if absent and len(absent) == len(probe.steps) - sum(1 for s in probe.steps if s.fallback_for):
+        return f"command not found on the host: {', '.join(absent)}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -102,7 +136,7 @@ def probe_host(
     result = transport.run(script.command, timeout=limit)
     done = time.monotonic()
     outputs = parse_framed(result.stdout, script.boundary, script.steps)
-    report = analyze_outputs(transport.host, outputs, script.probes)
+    report = analyze_outputs(transport.host, outputs, script.probes, live=True)
     report.timings = {
         "connect_s": round(connected - start, 3),
         "run_s": round(done - connected, 3),

@@ -15,7 +15,13 @@ APPS_COMMAND = (
     "nvidia-smi --query-compute-apps=gpu_uuid,pid,process_name,used_memory "
     "--format=csv,noheader,nounits"
 )
-_XID = re.compile(r"Xid \(PCI:([0-9A-Fa-f:.]+)\): (\d+)")
+_XID = re.compile(r"Xid \((?:PCI:)?([0-9A-Fa-f:.]+)\)(?: GPU-I:\d+)?: (\d+)")
+#: Xid 79 is also logged without the Xid token: ``NVRM: GPU 0000:18:00.0: GPU has fallen off``.
+_OFF_THE_BUS = re.compile(
+    r"NVRM: GPU (?:at PCI:)?([0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}(?:\.[0-9A-Fa-f])?):? "
+    r"GPU has fallen off the bus"
+)
+_DMESG_TIME = re.compile(r"^\[\s*(\d+\.\d+)\]")
 _NO_DRIVER = (
     "couldn't communicate with the nvidia driver",
     "nvidia-smi has failed",
@@ -158,12 +164,22 @@ def parse_topology(text: str) -> dict[str, dict[str, str]]:
 
 
 def parse_xid(text: str) -> list[XidEvent]:
-    """NVIDIA Xid errors in kernel-log lines."""
+    """NVIDIA Xid errors in kernel-log lines, with dmesg's time since boot when printed.
+
+    The PCI prefix is optional on older drivers, MIG adds ``GPU-I:NN``; "GPU has fallen off the
+    bus" without an Xid token is Xid 79.
+    """
     events = []
     for line in text.splitlines():
+        stamp = _DMESG_TIME.match(line)
+        when = float(stamp.group(1)) if stamp else None
         m = _XID.search(line)
         if m:
-            events.append(XidEvent(int(m.group(2)), m.group(1), line.strip()))
+            events.append(XidEvent(int(m.group(2)), m.group(1), line.strip(), when))
+            continue
+        off = _OFF_THE_BUS.search(line)
+        if off:
+            events.append(XidEvent(79, off.group(1), line.strip(), when))
     return events
 
 

@@ -91,6 +91,7 @@ class XidEvent:
     code: int
     pci: str | None
     text: str
+    time_s: float | None = None  # seconds since boot (dmesg's timestamp), when printed
 
 
 @dataclass

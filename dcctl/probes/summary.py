@@ -52,6 +52,7 @@ def report_document(report: HostReport) -> dict[str, Any]:
         "results": {k: plain(v) for k, v in report.results.items()},
         "findings": [f.to_dict() for f in report.findings],
         "errors": report.errors,
+        "unknown": report.unknown,
         "timings": report.timings,
     }
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from rich.console import Console
 
+from dcctl.model.monitoring import Metric, Status
+
 #: Version of every schema below; bumped for a kind when a field changes meaning or goes away.
 SCHEMA_VERSION = 1
 
@@ -41,6 +43,9 @@ class Output:
     view: Callable[[Console], None]
     records: Callable[[], Iterable[dict[str, Any]]] | None = None
     record_kind: str | None = None
+    #: For monitoring writers: a check's status (nagios) and metric families (prometheus).
+    status: Callable[[], Status] | None = None
+    metrics: Callable[[], list[Metric]] | None = None
 
     def json_document(self) -> dict[str, Any]:
         """The document with its schema."""

@@ -6,7 +6,13 @@ registered writer.
 
 from __future__ import annotations
 
-from dcctl.render.writers import json_document, json_lines, table  # noqa: F401  (they register)
+from dcctl.render.writers import (  # noqa: F401  (they register)
+    json_document,
+    json_lines,
+    nagios,
+    prometheus,
+    table,
+)
 from dcctl.render.writers.base import Writer, registered
 
 WRITERS: dict[str, Writer] = registered()

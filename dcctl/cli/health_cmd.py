@@ -1,0 +1,86 @@
+"""``dcctl health``: verdicts an SRE can act on, in the formats monitoring already reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dcctl.cli.probe_cmd import collect_reports
+from dcctl.cli.state import State
+from dcctl.errors import ExitCode
+from dcctl.render.output import Output
+
+HEALTH_PROBES = "gpu,network,system,storage"
+
+
+def health(
+    ctx: typer.Context,
+    limit: Annotated[
+        str | None, typer.Option("-l", "--limit", metavar="PATTERN", help="Host selection.")
+    ] = None,
+    probes: Annotated[
+        str, typer.Option("-p", "--probe", metavar="NAMES", help="Probes to run.")
+    ] = HEALTH_PROBES,
+    forks: Annotated[int, typer.Option("-f", "--forks", min=1, help="Hosts at once.")] = 64,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0.5, help="Cap on each command's time on a host (s)."),
+    ] = None,
+    deadline: Annotated[
+        float | None, typer.Option("--deadline", min=1, help="Give up on the whole run after S s.")
+    ] = None,
+    from_bundle: Annotated[
+        Path | None,
+        typer.Option("--from-bundle", metavar="DIR", help="Judge a saved bundle, offline."),
+    ] = None,
+    textfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--prometheus-textfile",
+            metavar="PATH.prom",
+            help="Also write the metrics for node_exporter's textfile collector (atomically).",
+        ),
+    ] = None,
+) -> None:
+    """Probe hosts, judge them (ok / warning / critical / unknown), say what to do.
+
+    Exit status: 0 every host ok, 1 a warning or critical finding, 3 a host unreachable or
+    unknown (3 wins). With -o nagios, the plugin convention: 0 OK, 1 WARNING, 2 CRITICAL,
+    3 UNKNOWN.
+    """
+    from dcctl.errors import InventoryError, InventoryNotFoundError
+    from dcctl.render.health import render_health
+    from dcctl.render.writers.prometheus import write_textfile
+    from dcctl.survey.health import expected_gpus, judge_fleet, metrics
+
+    state: State = ctx.obj
+    reports, _, elapsed = collect_reports(
+        state, limit, probes, forks, timeout, deadline, None, from_bundle
+    )
+    try:
+        expected = expected_gpus(state.inventory())
+    except (InventoryError, InventoryNotFoundError):
+        expected = {}  # a bundle judged without an inventory
+    fleet = judge_fleet(reports, elapsed, expected)
+    if textfile is not None:
+        write_textfile(textfile, metrics(fleet))
+    state.emit(
+        Output(
+            "health",
+            fleet.document,
+            lambda console: render_health(console, fleet),
+            records=lambda: (h.to_dict() for h in fleet.hosts),
+            record_kind="health.host",
+            status=fleet.status,
+            metrics=lambda: metrics(fleet),
+        )
+    )
+    if state.output == "nagios":
+        raise typer.Exit(fleet.status().exit_code)
+    counts = fleet.counts
+    if counts["unknown"] or any(h.unknown for h in fleet.hosts):
+        raise typer.Exit(int(ExitCode.HOSTS_FAILED))
+    if counts["critical"] or counts["warning"]:
+        raise typer.Exit(int(ExitCode.FINDINGS))

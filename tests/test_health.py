@@ -1,0 +1,287 @@
+"""dcctl health: Xid rules from NVIDIA's catalogue (data), verdicts with actions, unknown when
+a probe never answered, and the formats monitoring reads: Nagios, Prometheus (checked by
+promtool and served by a real node_exporter), JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dcctl.checks.findings import Action, Severity
+from dcctl.checks.xid import load_catalog, xid_findings
+from dcctl.cli import app
+from dcctl.model.command import Command, CommandResult
+from dcctl.model.monitoring import PerfData
+from dcctl.probes.gather import probe_host
+from dcctl.probes.gpu import parse_xid
+from dcctl.probes.registry import PROBES
+from dcctl.render.writers.nagios import perfdata_text
+from dcctl.render.writers.prometheus import exposition, write_textfile
+from dcctl.survey.health import judge, judge_fleet, metrics
+from dcctl.transport.fake import FakeTransport
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = str(ROOT / "inventory" / "example.yaml")
+CAPTURE = ROOT / "tests" / "fixtures" / "h100-idle"
+
+
+def test_catalogue_is_versioned_data_with_the_documented_actions():
+    catalog = load_catalog()
+    assert "2025-10-29" in catalog.version and catalog.source.startswith("https://docs.nvidia")
+    by = catalog.entries
+    assert (by[79].severity, by[79].action) == (Severity.critical, Action.reboot_node)
+    assert (by[63].severity, by[92].severity) == (Severity.info, Severity.info)  # IGNORE
+    assert (by[94].severity, by[94].action) == (Severity.warning, Action.restart_application)
+    assert by[95].action is Action.reset_gpu and by[54].action is Action.inspect_hardware
+    assert by[168].action is Action.reboot_node  # r590
+    assert len(by) > 100
+
+
+DMESG = """\
+[  100.000001] NVRM: Xid (PCI:0000:18:00): 13, pid=4242, name=python, Graphics Exception
+[  200.500000] NVRM: Xid (PCI:0000:18:00): 13, pid=4242, name=python, Graphics Exception
+[  300.250000] NVRM: Xid (PCI:0000:18:00): 13, pid=4243, name=python, Graphics Exception
+[  400.000000] NVRM: Xid (PCI:0000:2a:00): 48, pid='<unknown>', name=<unknown>, DBE (0x1)
+[  401.000000] NVRM: Xid (PCI:0000:2a:00): 63, pid='<unknown>', name=<unknown>, Row remap
+[  500.000000] NVRM: GPU 0000:3b:00.0: GPU has fallen off the bus.
+[  600.000000] NVRM: Xid (0000:4c:00) GPU-I:05: 94, pid=1, name=x, Contained ECC error
+[  700.000000] NVRM: Xid (PCI:0000:5d:00): 154, GPU recovery action changed from 0x0 (None) to 0x1 (GPU Reset Required)
+[  800.000000] NVRM: Xid (PCI:0000:6e:00): 999, pid=1, name=x, from a newer driver
+"""  # noqa: E501
+
+
+def test_xid_rules_dedup_workflows_and_unknown_codes():
+    events = parse_xid(DMESG)
+    assert [e.code for e in events] == [13, 13, 13, 48, 63, 79, 94, 154, 999]
+    found = {(f.subject, f.code): f for f in xid_findings(events)}
+    x13 = found["0000:18:00", "xid_13"]
+    assert x13.evidence["count"] == 3 and x13.evidence["first_seen_s"] == 100.000001
+    assert x13.evidence["last_seen_s"] == 300.25 and x13.evidence["since"] == "boot"
+    assert x13.action is Action.restart_application and x13.severity is Severity.warning
+    x48 = found["0000:2a:00", "xid_48"]
+    assert (x48.severity, x48.action) == (Severity.critical, Action.drain_and_reset)
+    assert found["0000:2a:00", "xid_63"].severity is Severity.info  # IGNORE on its own
+    x79 = found["0000:3b:00.0", "xid_79"]  # no Xid token in that line
+    assert (x79.severity, x79.action) == (Severity.critical, Action.reboot_node)
+    assert found["0000:4c:00", "xid_94"].action is Action.restart_application
+    x154 = found["0000:5d:00", "xid_154"]
+    assert (x154.severity, x154.action) == (Severity.critical, Action.reset_gpu)
+    x999 = found["0000:6e:00", "xid_999"]
+    assert (x999.severity, x999.action) == (Severity.warning, Action.monitor)
+    assert "not in the catalogue" in x999.message
+    assert all("NVIDIA Xid catalogue" in f.source for f in found.values())
+
+
+def faulty_bundle(tmp_path: Path, dmesg: str) -> Path:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(CAPTURE, bundle)
+    path = bundle / "dmesg_xid.txt"
+    text = path.read_text().replace("# rc=0", dmesg.rstrip("\n") + "\n# rc=0")
+    path.write_text(text)
+    return bundle
+
+
+def test_untouched_capture_is_ok_and_a_fault_is_critical_with_its_action(tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(app, ["-i", EXAMPLE, "-o", "json", "health", "--from-bundle", str(CAPTURE)])
+    assert ok.exit_code == 0, ok.output
+    doc = json.loads(ok.stdout)
+    assert doc["schema"] == "dcctl.health/1" and doc["verdict"] == "ok"
+    assert doc["hosts"][0]["findings"] == []
+    bundle = faulty_bundle(
+        tmp_path, "[ 5.0] NVRM: Xid (PCI:0000:00:06): 79, pid='<unknown>', GPU has fallen off"
+    )
+    bad = runner.invoke(app, ["-i", EXAMPLE, "-o", "json", "health", "--from-bundle", str(bundle)])
+    assert bad.exit_code == 1, bad.output
+    host = json.loads(bad.stdout)["hosts"][0]
+    assert host["verdict"] == "critical" and host["actions"] == ["reboot_node"]
+    (finding,) = host["findings"]
+    assert finding["code"] == "xid_79" and finding["evidence"]["first_seen_s"] == 5.0
+    nagios = runner.invoke(app, ["-i", EXAMPLE, "-o", "nagios", "health", "--from-bundle",
+                                 str(bundle)])  # fmt: skip
+    assert nagios.exit_code == 2
+    line = nagios.stdout.splitlines()[0]
+    assert line.startswith("DCCTL CRITICAL - 1 of 1 hosts critical: bundle 0000:00:06 xid_79")
+    assert "|hosts_ok=0;;;0;1 hosts_warning=0;;;0;1 hosts_critical=1;;;0;1" in line
+    table = runner.invoke(app, ["-i", EXAMPLE, "health", "--from-bundle", str(bundle)])
+    assert "bundle: critical: reboot_node" in table.stdout
+    assert "→ reboot_node [NVIDIA Xid catalogue" in table.stdout
+
+
+def script_keys(script: str) -> tuple[str, list[str]]:
+    """The frame boundary of a probe script and the step keys it runs, in order."""
+    boundary = re.search(r"DCCTL-[0-9a-f]{16}", script).group(0)
+    keys = re.findall(rf"{boundary} ([a-z]+\.[a-z_.]+)", script)
+    return boundary, list(dict.fromkeys(keys))
+
+
+def framed(script: str, drop: set[str]) -> str:
+    """Answer a probe script from the H100 capture, leaving out the steps in ``drop``."""
+    boundary, keys = script_keys(script)
+    files = {"sys.uname": "uname.txt", "sys.os": "os_release.txt",
+             "sys.cpu": "lscpu.json", "sys.mem": "meminfo.txt"}  # fmt: skip
+    out = []
+    for key in keys:
+        if key in drop:
+            continue
+        name = files.get(key)
+        text = (CAPTURE / name).read_text().split("\n", 1)[1] if name else ""
+        out.append(f"{boundary} BEGIN {key}\n{text}\n{boundary} END {key} rc=0\n")
+    return "".join(out)
+
+
+def test_a_step_whose_frame_never_came_makes_its_probe_unknown_not_ok():
+    def answer(command: Command) -> CommandResult:
+        script = command.argv[2]
+        drop = {k for k in script_keys(script)[1] if k.startswith("disk.")}
+        return CommandResult(0, framed(script, drop))
+
+    transport = FakeTransport("n1", {r"sh -c .*": answer})
+    report = probe_host(transport, [PROBES["system"], PROBES["storage"]])
+    assert list(report.unknown) == ["storage"]  # system answered in full
+    assert "no output came back" in report.unknown["storage"]
+    assert report.results["system"].kernel
+    verdict = judge(report)
+    assert verdict.verdict == "unknown" and verdict.findings == []
+
+
+def test_nvidia_smi_missing_is_unknown_where_gpus_are_expected_and_na_elsewhere():
+    def answer(command: Command) -> CommandResult:
+        boundary, keys = script_keys(command.argv[2])
+        return CommandResult(0, "".join(
+            f"{boundary} BEGIN {k}\nsh: 1: nvidia-smi: not found\n{boundary} END {k} rc=127\n"
+            if k != "gpu.xid" else f"{boundary} BEGIN {k}\n\n{boundary} END {k} rc=0\n"
+            for k in keys
+        ))  # fmt: skip
+
+    report = probe_host(FakeTransport("n1", {r"sh -c .*": answer}), [PROBES["gpu"]])
+    assert judge(report, gpus_expected=8).verdict == "unknown"
+    assert judge(report, gpus_expected=None).unknown["gpu"].endswith("nvidia-smi not found")
+    na = judge(report, gpus_expected=0)
+    assert na.verdict == "ok" and "not applicable" in na.notes[0]
+
+
+def test_nagios_perfdata_format():
+    assert perfdata_text(PerfData("hosts_ok", 14, minimum=0, maximum=16)) == "hosts_ok=14;;;0;16"
+    assert perfdata_text(PerfData("load 1", 4.04, 50, 60, 0)) == "'load 1'=4.04;50;60;0"
+
+
+def prometheus_tools() -> str | None:
+    missing = [t for t in ("promtool", "prometheus-node-exporter") if shutil.which(t) is None]
+    return f"not installed: {', '.join(missing)} (.ci/run installs them)" if missing else None
+
+
+needs_prometheus = pytest.mark.skipif(
+    prometheus_tools() is not None and not os.environ.get("CI"), reason=prometheus_tools() or ""
+)
+
+
+def fleet_metrics(tmp_path):
+    bundle = faulty_bundle(
+        tmp_path, "[ 5.0] NVRM: Xid (PCI:0000:00:06): 79, pid='<unknown>', name=\"x\\y\""
+    )
+    runner = CliRunner()
+    out = tmp_path / "textfile" / "dcctl.prom"
+    out.parent.mkdir()
+    result = runner.invoke(app, ["-i", EXAMPLE, "health", "--from-bundle", str(bundle),
+                                 "--prometheus-textfile", str(out)])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    return out
+
+
+@needs_prometheus
+def test_textfile_passes_promtool_and_node_exporter_serves_every_series(tmp_path):
+    out = fleet_metrics(tmp_path)
+    text = out.read_text()
+    assert 'dcctl_host_verdict{host="bundle"} 2' in text
+    assert (
+        'dcctl_finding{action="reboot_node",gpu="0000:00:06",host="bundle",rule="xid_79",'
+        'severity="critical"} 1' in text
+    )
+    assert 'dcctl_gpu_power_limit_watts{gpu="0",host="bundle",' in text
+    check = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
+                           capture_output=True)  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exporter = subprocess.Popen(
+        ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}",
+         f"--collector.textfile.directory={out.parent}", "--collector.disable-defaults",
+         "--collector.textfile"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        served = ""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    served = r.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+        def samples(exposition_text):
+            out = {}
+            for line in exposition_text.splitlines():
+                if line and not line.startswith("#"):
+                    name, _, value = line.rpartition(" ")
+                    out[name] = float(value)
+            return out
+
+        ours, theirs = samples(text), samples(served)
+        assert ours and {k: theirs.get(k) for k in ours} == ours  # every series, same value
+        assert "node_textfile_scrape_error 0" in served
+    finally:
+        exporter.terminate()
+        exporter.wait(timeout=10)
+
+
+def test_textfile_is_written_atomically_and_named_prom(tmp_path):
+    fleet = judge_fleet([])
+    path = tmp_path / "x.prom"
+    write_textfile(path, metrics(fleet))
+    assert path.exists() and list(tmp_path.iterdir()) == [path]  # no temporary file left
+    with pytest.raises(Exception, match=r"\*\.prom"):
+        write_textfile(tmp_path / "x.txt", metrics(fleet))
+    assert exposition([]) == "\n"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code", "severity", "action"),
+    [
+        ("ecc_uncorrected_volatile", 2, "ecc_uncorrectable", Severity.critical, Action.reset_gpu),
+        ("ecc_uncorrected_aggregate", 5, "ecc_uncorrectable_history", Severity.warning,
+         Action.monitor),
+        ("remapped_rows_pending", True, "remap_pending", Severity.critical, Action.reset_gpu),
+        ("remapped_rows_failure", True, "remap_failure", Severity.critical,
+         Action.inspect_hardware),
+        ("retired_pages_pending", True, "retired_pages_pending", Severity.critical,
+         Action.reset_gpu),
+    ],
+)  # fmt: skip
+def test_memory_findings_carry_their_action_and_source(field, value, code, severity, action):
+    from dataclasses import replace
+
+    from dcctl.checks.health import gpu_findings
+    from dcctl.probes.bundle import read_bundle
+    from dcctl.probes.gpu import GpuProbe
+
+    probe = GpuProbe()
+    report = probe.parse(read_bundle(CAPTURE, probe.steps))
+    assert gpu_findings(report) == []  # the untouched capture
+    report.gpus[0] = replace(report.gpus[0], **{field: value})
+    (finding,) = gpu_findings(report)
+    assert (finding.code, finding.severity, finding.action) == (code, severity, action)
+    assert finding.source
