@@ -67,7 +67,7 @@ def extra_probe(monkeypatch):
 
 
 def test_builtin_probes_are_registered_in_order():
-    assert tuple(PROBES) == ("gpu", "network", "system", "storage", "security")
+    assert tuple(PROBES) == ("gpu", "nvlink", "network", "system", "storage", "security")
     assert all(callable(p.parse) and callable(p.summarize) for p in PROBES.values())
 
 

@@ -7,9 +7,11 @@ from typing import Any
 
 from dcctl.checks.findings import Finding, Severity
 from dcctl.checks.health import gpu_findings, security_findings, storage_findings
+from dcctl.checks.nvlink import nvlink_findings
 from dcctl.inventory.model import Profile
 from dcctl.probes.gpu_model import GpuReport
 from dcctl.probes.network import NetworkReport
+from dcctl.probes.nvlink import NvlinkReport
 from dcctl.probes.security import SecurityReport
 from dcctl.probes.storage import StorageReport
 
@@ -193,6 +195,9 @@ def evaluate(results: Mapping[str, Any], profile: Profile | None) -> list[Findin
         out += gpu_findings(gpu)
         if profile is not None:
             out += gpu_profile_findings(gpu, profile)
+    nvlink = results.get("nvlink")
+    if isinstance(nvlink, NvlinkReport):
+        out += nvlink_findings(nvlink, profile)
     network = results.get("network")
     if isinstance(network, NetworkReport) and profile is not None:
         out += network_profile_findings(network, profile)

@@ -12,7 +12,7 @@ from dcctl.cli.state import State
 from dcctl.errors import ExitCode
 from dcctl.render.output import Output
 
-HEALTH_PROBES = "gpu,network,system,storage"
+HEALTH_PROBES = "gpu,nvlink,network,system,storage"
 
 
 def health(

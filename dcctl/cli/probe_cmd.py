@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from dcctl.probes.gather import HostReport
 
 #: Probe names, for the help text (the probe modules load only when the command runs).
-PROBE_NAMES = ("gpu", "network", "system", "storage", "security")
+PROBE_NAMES = ("gpu", "nvlink", "network", "system", "storage", "security")
 
 
 def probe(

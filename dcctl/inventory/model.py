@@ -70,6 +70,7 @@ class GpuSpec:
     tdp_w: float | None = None
     power_limits: PowerLimits | None = None
     driver: str | None = None
+    nvlink_links: int | None = None  # active NVLink links per GPU (18 on H100 SXM; 0 on PCIe)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ _PROFILE_FIELDS = (
     "baseline_w",
     "nominal_w",
 )
-_GPU_FIELDS = ("model", "count", "memory_gib", "tdp_w", "power_limit_w", "driver")
+_GPU_FIELDS = ("model", "count", "memory_gib", "tdp_w", "power_limit_w", "driver", "nvlink_links")
 _LIMIT_FIELDS = ("min", "default", "max")
 _NIC_FIELDS = ("count", "speed_gbps", "mtu")
 _IB_FIELDS = ("ports", "rate_gbps")
@@ -114,4 +114,11 @@ def _read_gpu(fields: Fields) -> GpuSpec | None:
         tdp_w=tdp,
         power_limits=limits,
         driver=fields.str("driver"),
+        nvlink_links=_optional_int(
+            fields.number("nvlink_links", minimum=0, maximum=64, integer=True)
+        ),
     )
+
+
+def _optional_int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dcctl.errors import InputError
-from dcctl.probes import gpu, network, security, storage, system  # noqa: F401  (they register)
+from dcctl.probes import gpu, network, nvlink, security, storage, system  # noqa: F401  (register)
 from dcctl.probes.base import Probe, registered
 from dcctl.source.diagnostics import did_you_mean
 
