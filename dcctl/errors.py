@@ -86,6 +86,12 @@ class WorkloadsFileError(InputFileError):
     kind = "workloads file"
 
 
+class PolicyFileError(InputFileError):
+    """A health policy file for ``dcctl health --policy`` is invalid."""
+
+    kind = "health policy"
+
+
 class ClassMapError(InputFileError):
     """A workload class map for ``plan power`` is invalid."""
 

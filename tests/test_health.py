@@ -285,3 +285,76 @@ def test_memory_findings_carry_their_action_and_source(field, value, code, sever
     (finding,) = gpu_findings(report)
     assert (finding.code, finding.severity, finding.action) == (code, severity, action)
     assert finding.source
+
+
+POLICY = """\
+rules:
+  - rule: xid_13
+    hosts: "@canary"
+    ignore: true
+  - rule: xid_13
+    severity: critical
+    action: drain
+    note: application errors take down whole training jobs here
+  - rule: "nvlink_*"
+    action: inspect_hardware
+"""
+
+
+def test_policy_ignores_or_rerates_per_rule_and_hosts(tmp_path):
+    from dcctl.checks.findings import Finding
+    from dcctl.checks.policy import read_policy
+    from dcctl.inventory.loader import load_inventory
+
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY)
+    policy = read_policy(path, load_inventory(EXAMPLE))
+    finding = Finding(Severity.warning, "gpu", "xid_13", "Xid 13", "GPU0",
+                      Action.restart_application, "catalogue")  # fmt: skip
+    assert policy.apply("gpu001", [finding]) == []  # gpu001 is a canary
+    (rerated,) = policy.apply("gpu002", [finding])
+    assert (rerated.severity, rerated.action) == (Severity.critical, Action.drain)
+    assert rerated.evidence["policy"] == f"{path}:5:5"
+    nvlink = Finding(Severity.critical, "nvlink", "nvlink_down", "x", "GPU1", Action.reset_gpu)
+    (changed,) = policy.apply("gpu003", [nvlink])
+    assert changed.action is Action.inspect_hardware and changed.severity is Severity.critical
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("  - {rule: nvlink_dwn, ignore: true}",
+         "rules[0].rule: no rule 'nvlink_dwn' (did you mean 'nvlink_down'?)"),
+        ("  - {rule: xid_13, severity: fatal}",
+         "rules[0].severity: must be one of 'warning', 'critical'"),
+        ("  - {rule: xid_13, action: panic}", "rules[0].action: must be one of"),
+        ("  - {rule: xid_13, hosts: '@nope', ignore: true}",
+         "rules[0].hosts: unknown group '@nope'"),
+        ("  - {rule: xid_13}", "rules[0]: an entry needs ignore: true, a severity or an action"),
+    ],
+)  # fmt: skip
+def test_bad_policies_are_located(tmp_path, entry, message):
+    path = tmp_path / "policy.yaml"
+    path.write_text("rules:\n" + entry + "\n")
+    result = CliRunner().invoke(app, ["-i", EXAMPLE, "health", "--policy", str(path),
+                                      "--explain", "xid_13"])  # fmt: skip
+    assert result.exit_code == 64, result.output
+    assert f"{path}:2:" in result.output and message in result.output
+
+
+def test_policy_applies_in_a_run_and_explain_shows_it(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text("rules:\n  - {rule: xid_79, ignore: true, note: known bad riser}\n")
+    bundle = faulty_bundle(tmp_path, "[ 5.0] NVRM: Xid (PCI:0000:00:06): 79, GPU has fallen off")
+    runner = CliRunner()
+    result = runner.invoke(app, ["-i", EXAMPLE, "health", "--from-bundle", str(bundle),
+                                 "--policy", str(path)])  # fmt: skip
+    assert result.exit_code == 0 and "bundle: ok" in result.output
+    explain = runner.invoke(app, ["-i", EXAMPLE, "health", "--explain", "xid_79", "--policy",
+                                  str(path)])  # fmt: skip
+    assert explain.exit_code == 0
+    assert "xid_79: Xid 79: GPU has fallen off the bus (immediate action RESTART_BM)" in (
+        explain.output
+    )
+    assert "default: critical, action reboot_node" in explain.output
+    assert f"site policy {path}:2:5: ignored (known bad riser)" in explain.output

@@ -19,6 +19,7 @@ from dcctl.errors import (
     InventoryError,
     JobsFileError,
     PlaybookFileError,
+    PolicyFileError,
     WorkloadsFileError,
 )
 from dcctl.inventory.loader import check_inventory, max_hosts_from
@@ -44,6 +45,7 @@ def commands(path: Path, kind: str) -> list[str]:
         "allocations file": ["-i", EXAMPLE, "plan", "place", str(jobs), "--allocations", str(path)],
         "class map": ["-i", EXAMPLE, "plan", "power", "--class-map", str(path)],
         "workloads file": ["-i", EXAMPLE, "plan", "capacity", str(path)],
+        "health policy": ["-i", EXAMPLE, "health", "--policy", str(path), "--explain", "xid_79"],
     }[kind]
 
 
@@ -55,6 +57,7 @@ HEADS = {
     "allocations file": "allocations:\n  - host: gpu001\n    gpus: {value}\n",
     "class map": "assign:\n  - hosts: gpu001\n    class: {value}\n",
     "workloads file": "workloads:\n  - name: w\n    params: {value}\n",
+    "health policy": "rules:\n  - rule: xid_13\n    severity: {value}\n",
 }
 KINDS = list(HEADS)
 
@@ -95,6 +98,7 @@ def test_error_classes_name_their_kind():
             AllocationsFileError,
             ClassMapError,
             WorkloadsFileError,
+            PolicyFileError,
         )
     }
     assert kinds == set(KINDS)

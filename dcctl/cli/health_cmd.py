@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,9 @@ from dcctl.cli.probe_cmd import collect_reports
 from dcctl.cli.state import State
 from dcctl.errors import ExitCode
 from dcctl.render.output import Output
+
+if TYPE_CHECKING:
+    from dcctl.checks.policy import HealthPolicy
 
 HEALTH_PROBES = "gpu,nvlink,network,system,storage"
 
@@ -35,6 +38,14 @@ def health(
         Path | None,
         typer.Option("--from-bundle", metavar="DIR", help="Judge a saved bundle, offline."),
     ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option("--policy", metavar="FILE", help="The site's overrides per rule and hosts."),
+    ] = None,
+    explain: Annotated[
+        str | None,
+        typer.Option("--explain", metavar="RULE", help="What a rule finds, its source, overrides."),
+    ] = None,
     textfile: Annotated[
         Path | None,
         typer.Option(
@@ -56,6 +67,10 @@ def health(
     from dcctl.survey.health import expected_gpus, judge_fleet, metrics
 
     state: State = ctx.obj
+    site_policy = _read_policy(state, policy)
+    if explain is not None:
+        _explain(state, explain, site_policy)
+        return
     reports, _, elapsed = collect_reports(
         state, limit, probes, forks, timeout, deadline, None, from_bundle
     )
@@ -63,6 +78,9 @@ def health(
         expected = expected_gpus(state.inventory())
     except (InventoryError, InventoryNotFoundError):
         expected = {}  # a bundle judged without an inventory
+    if site_policy is not None:
+        for report in reports:
+            report.findings = site_policy.apply(report.host, report.findings)
     fleet = judge_fleet(reports, elapsed, expected)
     if textfile is not None:
         write_textfile(textfile, metrics(fleet))
@@ -84,3 +102,43 @@ def health(
         raise typer.Exit(int(ExitCode.HOSTS_FAILED))
     if counts["critical"] or counts["warning"]:
         raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _read_policy(state: State, path: Path | None) -> HealthPolicy | None:
+    """The policy file, its host patterns checked against the inventory when there is one."""
+    from dcctl.checks.policy import read_policy
+    from dcctl.errors import InventoryError, InventoryNotFoundError
+
+    if path is None:
+        return None
+    try:
+        inventory = state.inventory()
+    except (InventoryError, InventoryNotFoundError):
+        inventory = None
+    return read_policy(path, inventory)
+
+
+def _explain(state: State, rule: str, policy: HealthPolicy | None) -> None:
+    """Print a rule: what it finds, its source, its default rating, the site's overrides."""
+    from dcctl.checks.rules import rule_ids, rule_info
+    from dcctl.errors import InputError
+    from dcctl.source.diagnostics import did_you_mean
+
+    info = rule_info(rule)
+    if info is None:
+        raise InputError(f"--explain: no rule '{rule}'{did_you_mean(rule, rule_ids())}")
+    lines = [
+        f"{info.id}: {info.description}",
+        f"  source: {info.source}",
+        f"  default: {info.severity.name}, action {info.action.value}",
+    ]
+    for entry in policy.for_rule(rule) if policy is not None else []:
+        change = "ignored" if entry.ignore else ", ".join(
+            x for x in (entry.severity.name if entry.severity else "",
+                        f"action {entry.action.value}" if entry.action else "") if x
+        )  # fmt: skip
+        where = f" on {entry.hosts_text}" if entry.hosts_text else ""
+        note = f" ({entry.note})" if entry.note else ""
+        lines.append(f"  site policy {entry.loc}: {change}{where}{note}")
+    for line in lines:
+        state.out.print(line, markup=False, soft_wrap=True)
