@@ -92,6 +92,12 @@ class PolicyFileError(InputFileError):
     kind = "health policy"
 
 
+class BaselineFileError(InputFileError):
+    """A health baseline file is not one dcctl wrote (or is damaged)."""
+
+    kind = "baseline"
+
+
 class ClassMapError(InputFileError):
     """A workload class map for ``plan power`` is invalid."""
 

@@ -358,3 +358,85 @@ def test_policy_applies_in_a_run_and_explain_shows_it(tmp_path):
     )
     assert "default: critical, action reboot_node" in explain.output
     assert f"site policy {path}:2:5: ignored (known bad riser)" in explain.output
+
+
+def edited_capture(tmp_path: Path, name: str, edits: list[tuple[str, str]]) -> Path:
+    """The H100 capture with its nvidia-smi query outputs edited (the same in both forms)."""
+    bundle = tmp_path / name
+    shutil.copytree(CAPTURE, bundle)
+    for file in ("nvsmi_query.csv", "nvsmi_query_nounits.csv"):
+        path = bundle / file
+        text = path.read_text()
+        for old, new in edits:
+            assert old in text, (file, old)
+            text = text.replace(old, new)
+        path.write_text(text)
+    return bundle
+
+
+def test_baseline_records_and_reports_drift(tmp_path):
+    runner = CliRunner()
+    baseline = tmp_path / "baseline.json"
+    good = tmp_path / "host1"
+    shutil.copytree(CAPTURE, good)
+    saved = runner.invoke(app, ["-i", EXAMPLE, "health", "baseline", "save", str(baseline),
+                                "--from-bundle", str(good)])  # fmt: skip
+    assert saved.exit_code == 0, saved.output
+    doc = json.loads(baseline.read_text())
+    gpu = doc["hosts"]["host1"]["gpus"]["00000000:00:06.0"]
+    assert gpu["serial"] == "1752824019597" and gpu["pcie_width_max"] == 16
+    same = runner.invoke(app, ["-i", EXAMPLE, "health", "--from-bundle", str(good),
+                               "--baseline", str(baseline)])  # fmt: skip
+    assert same.exit_code == 0 and "host1: ok" in same.output
+    # The same slot later: VBIOS flashed, the link trained down to x8, 3 more uncorrectable
+    # errors in the GPU's lifetime.
+    drifted = edited_capture(tmp_path / "later", "host1", [
+        ("96.00.DA.00.0C", "96.00.DA.00.0D"), ("5, 5, 16, 16, Enabled, 0, 0, 0",
+                                              "5, 5, 8, 8, Enabled, 0, 0, 3"),
+    ])  # fmt: skip
+    result = runner.invoke(app, ["-i", EXAMPLE, "-o", "json", "health", "--from-bundle",
+                                 str(drifted), "--baseline", str(baseline)])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    host = json.loads(result.stdout)["hosts"][0]
+    codes = {f["code"]: f for f in host["findings"]}
+    assert set(codes) == {"vbios_changed", "pcie_slower_than_baseline",
+                          "ecc_uncorrected_aggregate_grown"}  # fmt: skip
+    grown = codes["ecc_uncorrected_aggregate_grown"]
+    assert grown["severity"] == "critical" and grown["evidence"] == {"was": 0, "now": 3}
+    assert codes["pcie_slower_than_baseline"]["evidence"] == {"was": 16, "now": 8}
+    assert host["verdict"] == "critical"
+    # A swapped GPU: another serial in the slot; its counters start afresh.
+    swapped = edited_capture(tmp_path / "swap", "host1", [
+        ("1752824019597", "1752824019999"), ("Enabled, 0, 0, 0", "Enabled, 0, 0, 9"),
+    ])  # fmt: skip
+    result = runner.invoke(app, ["-i", EXAMPLE, "-o", "json", "health", "--from-bundle",
+                                 str(swapped), "--baseline", str(baseline)])  # fmt: skip
+    host = json.loads(result.stdout)["hosts"][0]
+    assert [f["code"] for f in host["findings"]] == ["gpu_swapped"]
+    assert host["findings"][0]["evidence"] == {"was": "1752824019597", "now": "1752824019999"}
+
+
+def test_a_gpu_gone_from_its_slot_is_critical():
+    from dcctl.checks.baseline import drift_findings
+
+    was = {"gpus": {"0000:18:00.0": {"serial": "a"}, "0000:2a:00.0": {"serial": "b"}},
+           "ib_ports": {"mlx5_0/1": 400.0}}  # fmt: skip
+    now = {"gpus": {"0000:18:00.0": {"serial": "a"}}, "ib_ports": {"mlx5_0/1": 200.0}}
+    found = {(f.code, f.subject): f for f in drift_findings(now, was)}
+    gone = found["gpu_gone", "0000:2a:00.0"]
+    assert (gone.severity, gone.action) == (Severity.critical, Action.inspect_hardware)
+    assert found["ib_slower_than_baseline", "mlx5_0/1"].evidence == {"was": 400.0, "now": 200.0}
+
+
+def test_a_damaged_baseline_is_a_located_error(tmp_path):
+    path = tmp_path / "b.json"
+    path.write_text('{"schema": "dcctl.health.baseline/1",\n "hosts": {"h": [}\n')
+    runner = CliRunner()
+    result = runner.invoke(app, ["-i", EXAMPLE, "health", "--from-bundle", str(CAPTURE),
+                                 "--baseline", str(path)])  # fmt: skip
+    assert result.exit_code == 64 and f"{path}:2:" in result.output
+    assert "baseline" in result.output
+    path.write_text('{"schema": "something else"}')
+    result = runner.invoke(app, ["-i", EXAMPLE, "health", "--from-bundle", str(CAPTURE),
+                                 "--baseline", str(path)])  # fmt: skip
+    assert result.exit_code == 64 and "not a dcctl baseline" in result.output

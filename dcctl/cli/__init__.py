@@ -13,8 +13,8 @@ from dcctl.cli.app import app
 
 app.add_typer(inventory_cmd.app)
 app.add_typer(plan_cmd.app)
+app.add_typer(health_cmd.app)
 app.command()(probe_cmd.probe)
-app.command()(health_cmd.health)
 app.command()(apply_cmd.apply)
 
 

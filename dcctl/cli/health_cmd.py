@@ -18,6 +18,18 @@ if TYPE_CHECKING:
 HEALTH_PROBES = "gpu,nvlink,network,system,storage"
 
 
+app = typer.Typer(
+    name="health",
+    help="Verdicts an SRE can act on: ok / warning / critical / unknown, with actions.",
+    invoke_without_command=True,
+)
+baseline_app = typer.Typer(
+    name="baseline", help="The known-good state of hosts.", no_args_is_help=True
+)
+app.add_typer(baseline_app)
+
+
+@app.callback()
 def health(
     ctx: typer.Context,
     limit: Annotated[
@@ -46,6 +58,10 @@ def health(
         str | None,
         typer.Option("--explain", metavar="RULE", help="What a rule finds, its source, overrides."),
     ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", metavar="FILE", help="Report drift from a saved baseline."),
+    ] = None,
     textfile: Annotated[
         Path | None,
         typer.Option(
@@ -66,6 +82,8 @@ def health(
     from dcctl.render.writers.prometheus import write_textfile
     from dcctl.survey.health import expected_gpus, judge_fleet, metrics
 
+    if ctx.invoked_subcommand is not None:
+        return
     state: State = ctx.obj
     site_policy = _read_policy(state, policy)
     if explain is not None:
@@ -78,6 +96,11 @@ def health(
         expected = expected_gpus(state.inventory())
     except (InventoryError, InventoryNotFoundError):
         expected = {}  # a bundle judged without an inventory
+    if baseline is not None:
+        from dcctl.checks.baseline import read_baseline
+        from dcctl.survey.health import apply_baseline
+
+        apply_baseline(reports, read_baseline(baseline))
     if site_policy is not None:
         for report in reports:
             report.findings = site_policy.apply(report.host, report.findings)
@@ -142,3 +165,46 @@ def _explain(state: State, rule: str, policy: HealthPolicy | None) -> None:
         lines.append(f"  site policy {entry.loc}: {change}{where}{note}")
     for line in lines:
         state.out.print(line, markup=False, soft_wrap=True)
+
+
+@baseline_app.command("save")
+def save_baseline(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="Where to write it.")] = Path(
+        "dcctl-baseline.json"
+    ),
+    limit: Annotated[
+        str | None, typer.Option("-l", "--limit", metavar="PATTERN", help="Host selection.")
+    ] = None,
+    forks: Annotated[int, typer.Option("-f", "--forks", min=1, help="Hosts at once.")] = 64,
+    from_bundle: Annotated[
+        Path | None,
+        typer.Option("--from-bundle", metavar="DIR", help="From a saved bundle, offline."),
+    ] = None,
+) -> None:
+    """Record each host's known-good state (GPUs by slot, firmware, links, lifetime counters).
+
+    Hosts already in FILE and not probed now keep their entry. Exit 3 when a host could not be
+    read (it is left out, never recorded half).
+    """
+    import json
+
+    from dcctl.checks.baseline import baseline_document, host_baseline, read_baseline
+    from dcctl.transport.fanout import HostStatus
+
+    state: State = ctx.obj
+    reports, _, _ = collect_reports(
+        state, limit, HEALTH_PROBES, forks, None, None, None, from_bundle
+    )
+    entries = read_baseline(file) if file.exists() else {}
+    missed = []
+    for report in reports:
+        if report.status is HostStatus.ok and not report.unknown:
+            entries[report.host] = host_baseline(report.results)
+        else:
+            missed.append(report.host)
+    file.write_text(json.dumps(baseline_document(entries), indent=1) + "\n")
+    state.note(f"{file}: {len(reports) - len(missed)} host(s) recorded, {len(entries)} in all")
+    if missed:
+        state.err.print(f"not recorded (not read in full): {', '.join(missed)}", soft_wrap=True)
+        raise typer.Exit(int(ExitCode.HOSTS_FAILED))

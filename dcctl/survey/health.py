@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dcctl.checks.baseline import drift_findings, host_baseline
 from dcctl.checks.findings import DRAINING_ACTIONS, Action, Finding, Severity
 from dcctl.inventory.model import Inventory
 from dcctl.model.monitoring import Metric, PerfData, Status
@@ -20,6 +21,8 @@ from dcctl.probes.gpu_model import THROTTLE_REASONS, GpuReport
 from dcctl.transport.fanout import HostStatus
 
 VERDICTS = ("ok", "warning", "critical", "unknown")
+#: Probes that read GPUs through nvidia-smi: not applicable where the profile has no GPU.
+GPU_PROBES = ("gpu", "nvlink")
 #: Verdict → Nagios state.
 NAGIOS_STATE = {"ok": "OK", "warning": "WARNING", "critical": "CRITICAL", "unknown": "UNKNOWN"}
 #: Verdict → the value of ``dcctl_host_verdict``.
@@ -81,8 +84,11 @@ def judge(report: HostReport, gpus_expected: int | None = None) -> HostHealth:
     if isinstance(gpu, GpuReport) and not gpu.driver_present and "not found" in (gpu.error or ""):
         findings = [f for f in findings if f.code != "no_driver"]
         if gpus_expected == 0:
-            unknown.pop("gpu", None)
-            notes.append(f"gpu: not applicable ({gpu.error}; the profile expects no GPU)")
+            for probe in GPU_PROBES:
+                if unknown.pop(probe, None) is not None or probe == "gpu":
+                    notes.append(
+                        f"{probe}: not applicable ({gpu.error}; the profile expects no GPU)"
+                    )
         else:
             unknown["gpu"] = gpu.error or "no NVIDIA driver"
     if report.status is not HostStatus.ok:
@@ -164,6 +170,21 @@ def judge_fleet(
     """Every host judged (``gpus_expected``: per host, what its profile expects)."""
     expected = gpus_expected or {}
     return FleetHealth([judge(r, expected.get(r.host)) for r in reports], elapsed_s)
+
+
+def apply_baseline(reports: Sequence[HostReport], baseline: Mapping[str, Any]) -> None:
+    """Add drift findings to each report that has a baseline entry.
+
+    Lifetime counters are then judged by their growth since the baseline, so the
+    lifetime-total finding gives way.
+    """
+    for report in reports:
+        entry = baseline.get(report.host)
+        if entry is None or report.status is not HostStatus.ok:
+            continue
+        report.findings = [
+            f for f in report.findings if f.code != "ecc_uncorrectable_history"
+        ] + drift_findings(host_baseline(report.results), entry)
 
 
 def expected_gpus(inventory: Inventory) -> dict[str, int | None]:
