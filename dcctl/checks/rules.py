@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dcctl.checks.findings import Action, Severity
+from dcctl.checks.outliers import METRICS
+from dcctl.checks.outliers import SOURCE as OUTLIER_SOURCE
 from dcctl.checks.xid import load_catalog
 
 
@@ -81,6 +83,20 @@ RULES: dict[str, RuleInfo] = {
            Severity.warning),
     )
 }  # fmt: skip
+
+
+RULES.update(
+    {
+        f"outlier_{m.name}": RuleInfo(
+            f"outlier_{m.name}",
+            f"a GPU's {m.describe} far from its cohort's ({m.side} side)",
+            OUTLIER_SOURCE,
+            Severity.warning,
+            Action.monitor,
+        )
+        for m in METRICS
+    }
+)
 
 
 def rule_info(rule: str) -> RuleInfo | None:

@@ -62,6 +62,12 @@ def health(
         Path | None,
         typer.Option("--baseline", metavar="FILE", help="Report drift from a saved baseline."),
     ] = None,
+    outliers: Annotated[
+        bool,
+        typer.Option(
+            "--outliers/--no-outliers", help="Compare each GPU with its peers (same profile)."
+        ),
+    ] = True,
     textfile: Annotated[
         Path | None,
         typer.Option(
@@ -80,7 +86,7 @@ def health(
     from dcctl.errors import InventoryError, InventoryNotFoundError
     from dcctl.render.health import render_health
     from dcctl.render.writers.prometheus import write_textfile
-    from dcctl.survey.health import expected_gpus, judge_fleet, metrics
+    from dcctl.survey.health import apply_outliers, cohorts, expected_gpus, judge_fleet, metrics
 
     if ctx.invoked_subcommand is not None:
         return
@@ -93,9 +99,12 @@ def health(
         state, limit, probes, forks, timeout, deadline, None, from_bundle
     )
     try:
-        expected = expected_gpus(state.inventory())
+        inventory = state.inventory()
+        expected, cohort_of = expected_gpus(inventory), cohorts(inventory)
     except (InventoryError, InventoryNotFoundError):
-        expected = {}  # a bundle judged without an inventory
+        expected, cohort_of = {}, {}  # a bundle judged without an inventory
+    if outliers:
+        apply_outliers(reports, cohort_of)
     if baseline is not None:
         from dcctl.checks.baseline import read_baseline
         from dcctl.survey.health import apply_baseline

@@ -14,6 +14,7 @@ from typing import Any
 
 from dcctl.checks.baseline import drift_findings, host_baseline
 from dcctl.checks.findings import DRAINING_ACTIONS, Action, Finding, Severity
+from dcctl.checks.outliers import outlier_findings
 from dcctl.inventory.model import Inventory
 from dcctl.model.monitoring import Metric, PerfData, Status
 from dcctl.probes.gather import HostReport
@@ -185,6 +186,18 @@ def apply_baseline(reports: Sequence[HostReport], baseline: Mapping[str, Any]) -
         report.findings = [
             f for f in report.findings if f.code != "ecc_uncorrectable_history"
         ] + drift_findings(host_baseline(report.results), entry)
+
+
+def apply_outliers(reports: Sequence[HostReport], cohort_of: Mapping[str, str]) -> None:
+    """Add fleet-relative outlier findings (cohorts: same profile, else same GPU model)."""
+    found = outlier_findings({r.host: r.results for r in reports}, cohort_of)
+    for report in reports:
+        report.findings = report.findings + found.get(report.host, [])
+
+
+def cohorts(inventory: Inventory) -> dict[str, str]:
+    """Per host, its cohort for outliers: its profile."""
+    return {name: f"profile {h.profile}" for name, h in inventory.hosts.items() if h.profile}
 
 
 def expected_gpus(inventory: Inventory) -> dict[str, int | None]:
