@@ -29,6 +29,8 @@ REPLAY = textwrap.dedent(
     CAPTURE = {capture!r}
     GPUS = int(os.environ.get("REPLAY_GPUS", "{gpus}"))
     MODE = {mode!r}
+    OVERRIDES = {overrides!r}  # query field -> value, on GPU OVERRIDE_GPU: an injected fault
+    OVERRIDE_GPU = {override_gpu!r}
     if MODE == "hang":
         time.sleep(3600)
 
@@ -52,11 +54,15 @@ REPLAY = textwrap.dedent(
         for i in range(GPUS):
             row = dict(values, index=str(i), uuid=values["uuid"][:-2] + f"{{i:02d}}",
                        **{{"pci.bus_id": f"00000000:{{0x18 + i:02X}}:00.0"}})
+            if i == OVERRIDE_GPU:
+                row.update(OVERRIDES)
             print(", ".join(row[f] for f in want))
     elif args[:2] == ["-q", "-x"]:
         print("\\n".join(body("nvsmi_qx.xml")[1]))
     elif args[:1] == ["topo"]:
         print("\\n".join(body("nvsmi_topo.txt")[1]))
+    elif args[:1] == ["nvlink"]:
+        print("\\n".join(body("nvsmi_nvlink.txt")[1]))  # the capture: no NVLink (one VM GPU)
     elif any(a.startswith("--query-compute-apps=") for a in args):
         pass
     else:
@@ -92,6 +98,9 @@ class SshServer:
     process: subprocess.Popen[bytes] | None = None
     host_key: paramiko.PKey | None = None
     netns: str | None = None  # run sshd inside this network namespace
+    overrides: dict[str, str] | None = None  # nvidia-smi query fields changed on one GPU
+    override_gpu: int = 0
+    dmesg: str | None = None  # a kernel log to show instead of the machine's (injected Xids)
     shared_host_key: Path | None = None  # reuse one host key (benchmarks with many hosts)
 
     def start(self) -> SshServer:
@@ -104,10 +113,19 @@ class SshServer:
             script = bin_dir / "nvidia-smi"
             script.write_text(
                 REPLAY.format(
-                    python=sys.executable, capture=str(FIXTURES), gpus=self.gpus, mode=self.nvidia
+                    python=sys.executable,
+                    capture=str(FIXTURES),
+                    gpus=self.gpus,
+                    mode=self.nvidia,
+                    overrides=self.overrides or {},
+                    override_gpu=self.override_gpu,
                 )
             )
             script.chmod(0o755)
+        if self.dmesg is not None:
+            fake = bin_dir / "dmesg"
+            fake.write_text("#!/bin/sh\ncat <<'EOF'\n" + self.dmesg + "\nEOF\n")
+            fake.chmod(0o755)
         key_path = self.shared_host_key or self.root / "ssh_host_ed25519_key"
         if not key_path.exists():
             self.host_key = new_key(key_path)

@@ -92,6 +92,9 @@ def judge(report: HostReport, gpus_expected: int | None = None) -> HostHealth:
                     )
         else:
             unknown["gpu"] = gpu.error or "no NVIDIA driver"
+    if "gpu" in unknown:
+        # "no driver" is what an answer that never came looks like: unknown, not a fault.
+        findings = [f for f in findings if f.code != "no_driver"]
     if report.status is not HostStatus.ok:
         unknown.setdefault("host", "; ".join(report.errors) or report.status.value)
     if any(f.severity is Severity.critical for f in findings):
