@@ -440,3 +440,28 @@ def test_a_damaged_baseline_is_a_located_error(tmp_path):
     result = runner.invoke(app, ["-i", EXAMPLE, "health", "--from-bundle", str(CAPTURE),
                                  "--baseline", str(path)])  # fmt: skip
     assert result.exit_code == 64 and "not a dcctl baseline" in result.output
+
+
+def test_the_drivers_own_verdict_and_thermal_margin():
+    from dcctl.checks.health import gpu_findings
+    from dcctl.probes.base import Output
+    from dcctl.probes.bundle import read_bundle
+    from dcctl.probes.gpu import GpuProbe, parse_verdict
+
+    # nvidia-smi --query-gpu=index,gpu_recovery_action,temperature.gpu.tlimit (csv, nounits);
+    # the capture's -q says "GPU Recovery Action : None" and "GPU T.Limit Temp : 53 C".
+    assert parse_verdict("0, None, 53\n1, GPU Reset, 2\n2, [N/A], [N/A]\n") == {
+        0: ("None", 53.0), 1: ("GPU Reset", 2.0), 2: (None, None),
+    }  # fmt: skip
+    probe = GpuProbe()
+    outputs = dict(read_bundle(CAPTURE, probe.steps))
+    outputs["gpu.verdict"] = Output("nvidia-smi", "0, Drain and Reset, -1\n", 0)
+    report = probe.parse(outputs)
+    found = {f.code: f for f in gpu_findings(report)}
+    assert found["gpu_recovery_action"].action is Action.drain_and_reset
+    assert found["thermal_limit"].severity is Severity.critical
+    outputs["gpu.verdict"] = Output("nvidia-smi", "0, None, 53\n", 0)
+    assert gpu_findings(probe.parse(outputs)) == []
+    outputs["gpu.verdict"] = Output("nvidia-smi", 'Field "gpu_recovery_action" is not valid', 2)
+    report = probe.parse(outputs)  # an older driver: this step fails, the rest stands
+    assert report.driver_present and report.gpus[0].recovery_action is None

@@ -46,6 +46,9 @@ def fleet(tmp_path_factory):
         "remap": SshServer("remap", "127.0.0.64", root / "remap", ours, dmesg=quiet,
                            overrides={"remapped_rows.pending": "Yes"}, override_gpu=3),
         "hang": SshServer("hang", "127.0.0.65", root / "hang", ours, nvidia="hang", dmesg=quiet),
+        "asks": SshServer("asks", "127.0.0.67", root / "asks", ours, dmesg=quiet, override_gpu=5,
+                          overrides={"gpu_recovery_action": "Node Reboot",
+                                     "temperature.gpu.tlimit": "3"}),
     }  # fmt: skip
     for server in servers.values():
         server.start()
@@ -93,13 +96,15 @@ def test_every_expected_finding_and_nothing_else(fleet):
     hosts = {h["host"]: h for h in json.loads(result.stdout)["hosts"]}
     verdicts = {name: h["verdict"] for name, h in hosts.items()}
     assert verdicts == {"ok1": "ok", "ok2": "ok", "xid": "critical", "remap": "critical",
-                        "hang": "unknown", "down": "unknown"}  # fmt: skip
+                        "hang": "unknown", "down": "unknown", "asks": "critical"}  # fmt: skip
     found = {name: sorted((f["subject"], f["code"], f["action"]) for f in h["findings"])
              for name, h in hosts.items()}  # fmt: skip
     assert found == {
         "ok1": [], "ok2": [], "hang": [], "down": [],
         "xid": [("0000:1a:00", "xid_79", "reboot_node")],
         "remap": [("GPU3", "remap_pending", "reset_gpu")],
+        "asks": [("GPU5", "gpu_recovery_action", "reboot_node"),
+                 ("GPU5", "thermal_limit", "monitor")],
     }  # fmt: skip
     assert "timed out" in hosts["hang"]["unknown"]["gpu"]
     assert hosts["down"]["status"] == "unreachable"

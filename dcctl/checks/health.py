@@ -9,6 +9,22 @@ from dcctl.probes.security import SecurityReport
 from dcctl.probes.storage import VIRTUAL_FS, StorageReport
 
 DCGM = "DCGM health watch"
+#: Degrees below the GPU's own thermal limit under which a warning is due.
+THERMAL_MARGIN_WARN_C = 5.0
+
+
+def recovery_action(text: str) -> Action:
+    """The action of the driver's GPU recovery verdict ("GPU Reset", "Drain and Reset", ...)."""
+    words = text.lower()
+    if "drain" in words:
+        return Action.drain_and_reset
+    if "reboot" in words:
+        return Action.reboot_node
+    if "reset" in words:
+        return Action.reset_gpu
+    return Action.inspect_hardware
+
+
 MEMORY_DOC = "NVIDIA GPU memory error management (row remapping)"
 FULL_WARNING_PCT = 90.0
 FULL_CRITICAL_PCT = 95.0
@@ -86,6 +102,34 @@ def gpu_findings(report: GpuReport) -> list[Finding]:
                     who,
                     Action.reset_gpu,
                     DCGM,
+                )
+            )
+        if g.recovery_action and g.recovery_action.lower() not in ("none", "n/a"):
+            add(
+                Finding(
+                    Severity.critical,
+                    "gpu",
+                    "gpu_recovery_action",
+                    f"the driver asks for recovery: {g.recovery_action}",
+                    who,
+                    recovery_action(g.recovery_action),
+                    "the driver's own verdict (nvidia-smi gpu_recovery_action)",
+                    {"recovery_action": g.recovery_action},
+                )
+            )
+        if g.thermal_margin_c is not None and g.thermal_margin_c < THERMAL_MARGIN_WARN_C:
+            at_limit = g.thermal_margin_c <= 0
+            add(
+                Finding(
+                    Severity.critical if at_limit else Severity.warning,
+                    "gpu",
+                    "thermal_limit",
+                    f"{g.thermal_margin_c:g} °C from its thermal limit (T.Limit)"
+                    + (": slowing down" if at_limit else ""),
+                    who,
+                    Action.inspect_hardware if at_limit else Action.monitor,
+                    "nvidia-smi temperature.gpu.tlimit (margin to the GPU's own limit)",
+                    {"margin_c": g.thermal_margin_c, "temperature_c": g.temperature_c},
                 )
             )
         throttled = sorted(set(g.clock_event_reasons) & THROTTLE_REASONS)

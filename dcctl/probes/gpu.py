@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 
 from dcctl.errors import ProbeError
 from dcctl.probes.base import Output, Outputs, Step, recogniser, register
@@ -11,6 +12,12 @@ from dcctl.probes.gpu_model import GpuReport, XidEvent
 from dcctl.probes.gpu_query import parse_apps, parse_query, query_command
 from dcctl.probes.gpu_xml import parse_xml
 
+#: The driver's own verdict, in its own step: a driver that does not know these fields (before
+#: the 570 series) fails only this step, never the main query.
+VERDICT_COMMAND = (
+    "nvidia-smi --query-gpu=index,gpu_recovery_action,temperature.gpu.tlimit "
+    "--format=csv,noheader,nounits"
+)
 APPS_COMMAND = (
     "nvidia-smi --query-compute-apps=gpu_uuid,pid,process_name,used_memory "
     "--format=csv,noheader,nounits"
@@ -65,6 +72,13 @@ class GpuProbe:
             group="nvidia",
         ),
         Step(
+            "gpu.verdict",
+            VERDICT_COMMAND,
+            recogniser(r"^nvidia-smi .*--query-gpu=index,gpu_recovery_action"),
+            guarded=True,
+            group="nvidia",
+        ),
+        Step(
             "gpu.xid",
             "dmesg 2>&1 | grep -i -E 'xid|nvrm' | tail -50",
             recogniser(r"dmesg.*xid|journalctl.*xid"),
@@ -95,6 +109,15 @@ class GpuProbe:
         xid = outputs.get("gpu.xid")
         if xid is not None:
             report.xid_events = parse_xid(xid.text)
+        verdict = outputs.get("gpu.verdict")
+        if verdict is not None and verdict.ok:
+            by_index = parse_verdict(verdict.text)
+            report.gpus = [
+                replace(g, recovery_action=by_index[g.index][0],
+                        thermal_margin_c=by_index[g.index][1])
+                if g.index in by_index else g
+                for g in report.gpus
+            ]  # fmt: skip
         return report
 
 
@@ -161,6 +184,20 @@ def parse_topology(text: str) -> dict[str, dict[str, str]]:
             row[key] = value
         matrix[name] = row
     return matrix
+
+
+def parse_verdict(text: str) -> dict[int, tuple[str | None, float | None]]:
+    """Per GPU index: the recovery action and the thermal margin (None where N/A)."""
+    out: dict[int, tuple[str | None, float | None]] = {}
+    for row in text.splitlines():
+        cells = [c.strip() for c in row.split(",")]
+        if len(cells) != 3 or not cells[0].isdigit():
+            continue
+        action = cells[1] if cells[1] and not cells[1].startswith("[") else None
+        margin = cells[2].split()[0] if cells[2] else ""
+        value = float(margin) if margin.lstrip("-").replace(".", "", 1).isdigit() else None
+        out[int(cells[0])] = (action, value)
+    return out
 
 
 def parse_xid(text: str) -> list[XidEvent]:

@@ -72,6 +72,8 @@ class GpuInfo:
     compute_mode: str | None = None
     mig_enabled: bool | None = None
     fan_speed_pct: float | None = None
+    recovery_action: str | None = None  # the driver's own verdict ("None", "GPU Reset", ...)
+    thermal_margin_c: float | None = None  # degrees below the GPU's own thermal limit (T.Limit)
 
 
 @dataclass
