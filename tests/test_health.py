@@ -465,3 +465,70 @@ def test_the_drivers_own_verdict_and_thermal_margin():
     outputs["gpu.verdict"] = Output("nvidia-smi", 'Field "gpu_recovery_action" is not valid', 2)
     report = probe.parse(outputs)  # an older driver: this step fails, the rest stands
     assert report.driver_present and report.gpus[0].recovery_action is None
+
+
+def test_named_infiniband_ports_judged_by_name():
+    from dcctl.checks.profile import named_ib_findings
+    from dcctl.probes.network import IbPort, NetworkReport
+
+    report = NetworkReport(ib_ports=[
+        IbPort("mlx5_0", 1, "ACTIVE", "LinkUp", 400.0, "InfiniBand"),
+        IbPort("mlx5_1", 1, "DOWN", "Polling", None, "InfiniBand"),
+        IbPort("mlx5_2", 1, "DOWN", "Disabled", None, "InfiniBand"),
+        IbPort("mlx5_3", 1, "ACTIVE", "LinkUp", 200.0, "InfiniBand"),
+        IbPort("mlx5_8", 1, "DOWN", "Polling", None, "InfiniBand"),  # not named: ignored
+    ])  # fmt: skip
+    names = ("mlx5_0", "mlx5_1", "mlx5_2/1", "mlx5_3", "mlx5_4")
+    found = {f.subject: (f.code, f.action) for f in named_ib_findings(report, names, 400.0)}
+    assert found == {
+        "mlx5_1": ("ib_port_down", Action.check_cabling),
+        "mlx5_2/1": ("ib_port_down", Action.fix_configuration),
+        "mlx5_3": ("ib_rate_low", Action.check_cabling),
+        "mlx5_4": ("ib_port_missing", Action.inspect_hardware),
+    }
+
+
+def test_infiniband_names_must_match_the_port_count(tmp_path):
+    from dcctl.inventory.loader import check_inventory
+
+    path = tmp_path / "inv.yaml"
+    path.write_text("profiles:\n  p:\n    infiniband: {ports: 2, names: [mlx5_0]}\n"
+                    "hosts: [{name: a, profile: p}]\n")  # fmt: skip
+    (error,) = check_inventory(path).errors
+    assert error.path == "profiles.p.infiniband.names" and "1 names for 2 ports" in error.message
+
+
+def test_nvlink_errors_judged_by_their_growth_since_the_baseline():
+    from dcctl.checks.baseline import drift_findings
+
+    was = {"gpus": {"b": {"serial": "s", "nvlink_errors": {"replay": 2, "crc": 5}}}}
+    same = {"gpus": {"b": {"serial": "s", "nvlink_errors": {"replay": 2, "crc": 5}}}}
+    assert drift_findings(same, was) == []
+    crc = {"gpus": {"b": {"serial": "s", "nvlink_errors": {"replay": 2, "crc": 9}}}}
+    (finding,) = drift_findings(crc, was)
+    assert (finding.code, finding.severity, finding.evidence) == (
+        "nvlink_errors_grown", Severity.warning, {"crc": 4},
+    )  # fmt: skip
+    replay = {"gpus": {"b": {"serial": "s", "nvlink_errors": {"replay": 3, "crc": 5}}}}
+    (finding,) = drift_findings(replay, was)
+    assert (finding.severity, finding.action) == (Severity.critical, Action.reset_gpu)
+
+
+def test_configuration_drift_from_the_profile():
+    from dcctl.checks.profile import gpu_profile_findings
+    from dcctl.inventory.model import GpuSpec, Profile
+    from dcctl.probes.bundle import read_bundle
+    from dcctl.probes.gpu import GpuProbe
+    from dcctl.source.diagnostics import Loc
+
+    probe = GpuProbe()
+    report = probe.parse(read_bundle(CAPTURE, probe.steps))
+    spec = GpuSpec("NVIDIA H100 80GB HBM3", 1, mig=False)
+    profile = Profile("p", Loc("inv.yaml", 1, 1), gpu=spec)
+    assert [f.code for f in gpu_profile_findings(report, profile)] == []
+    from dataclasses import replace
+
+    report.gpus[0] = replace(report.gpus[0], mig_enabled=True, persistence_mode=False)
+    found = {f.code: f for f in gpu_profile_findings(report, profile)}
+    assert set(found) == {"mig_mode", "persistence_off"}
+    assert all(f.action is Action.fix_configuration for f in found.values())

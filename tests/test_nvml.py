@@ -113,3 +113,28 @@ def test_nvml_report_matches_nvidia_smi_on_the_same_h100():
     assert abs(nvml_gpu.power_draw_w - smi_gpu.power_draw_w) < 1
     # The dump lacks the current PCIe link (the call errored there): unknown, not a crash.
     assert nvml_gpu.pcie_gen is None and nvml_gpu.pcie_width is None
+
+
+def test_recovery_action_field_from_nvml():
+    # The recorded dump has no field 230: the fake answers it as NVML would (a value struct per
+    # field, nvmlReturn 0 when supported), from the ids in nvml.h.
+    from dcctl.checks.findings import Action
+    from dcctl.checks.health import gpu_findings
+
+    module = fake_nvml()
+
+    def field_values(handle, ids, action=4):
+        assert ids == [230]
+        return [SimpleNamespace(nvmlReturn=0, value=SimpleNamespace(uiVal=action))]
+
+    module.nvmlDeviceGetFieldValues = field_values
+    report = collect_nvml(module)
+    assert report.gpus[0].recovery_action == "Drain and Reset"
+    (finding,) = [f for f in gpu_findings(report) if f.code == "gpu_recovery_action"]
+    assert finding.action is Action.drain_and_reset
+    module.nvmlDeviceGetFieldValues = lambda h, ids: [SimpleNamespace(nvmlReturn=3, value=None)]
+    assert collect_nvml(module).gpus[0].recovery_action is None  # not supported: no verdict
+    module.nvmlDeviceGetFieldValues = lambda h, ids: field_values(h, ids, 0)
+    report = collect_nvml(module)
+    assert report.gpus[0].recovery_action == "None"
+    assert [f for f in gpu_findings(report) if f.code == "gpu_recovery_action"] == []

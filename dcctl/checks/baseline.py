@@ -33,9 +33,16 @@ def host_baseline(results: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(gpu, GpuReport) and gpu.driver_present:
         entry["driver"] = gpu.driver_version
         nvlink = results.get("nvlink")
-        links = {}
+        links: dict[int, int] = {}
+        nvlink_errors: dict[int, dict[str, int]] = {}
         if isinstance(nvlink, NvlinkReport):
             links = {g.index: g.active for g in nvlink.gpus}
+            for g in nvlink.gpus:
+                totals: dict[str, int] = {}
+                for counters in g.errors.values():
+                    for name, count in counters.items():
+                        totals[name] = totals.get(name, 0) + count
+                nvlink_errors[g.index] = totals
         entry["gpus"] = {
             g.pci_bus_id or f"index{g.index}": {
                 "index": g.index,
@@ -45,6 +52,7 @@ def host_baseline(results: Mapping[str, Any]) -> dict[str, Any]:
                 "pcie_gen_max": g.pcie_gen_max,
                 "pcie_width_max": g.pcie_width_max,
                 "nvlinks_up": links.get(g.index) if g.index is not None else None,
+                "nvlink_errors": nvlink_errors.get(g.index, {}) if g.index is not None else {},
                 "ecc_uncorrected_aggregate": g.ecc_uncorrected_aggregate,
                 "remapped_rows_uncorrectable": g.remapped_rows_uncorrectable,
             }
@@ -130,6 +138,7 @@ def drift_findings(now: Mapping[str, Any], was: Mapping[str, Any]) -> list[Findi
                     f"{key.replace('_', ' ')} grew by {grown} since the baseline "
                     f"({before[key]} → {after[key]})",
                     bus, action, was=before[key], now=after[key])  # fmt: skip
+        out.extend(_nvlink_growth(after.get("nvlink_errors"), before.get("nvlink_errors"), bus))
     for bus in sorted(set(gpus_now) - set(gpus_was)):
         add(Severity.warning, "gpu_new", "a GPU not in the baseline", bus, Action.none)
     groups = (("nics", "nic_slower_than_baseline"), ("ib_ports", "ib_slower_than_baseline"))
@@ -144,6 +153,28 @@ def drift_findings(now: Mapping[str, Any], was: Mapping[str, Any]) -> list[Findi
                 add(Severity.warning, code, f"{name}: {rate} → {after_g[name]}", name,
                     Action.check_cabling, was=rate, now=after_g[name])  # fmt: skip
     return out
+
+
+def _nvlink_growth(now: Any, was: Any, bus: str) -> list[Finding]:
+    """NVLink error counters grown since the baseline.
+
+    Any new replay or recovery error fails the link (DCGM); new CRC errors are a warning.
+    """
+    if not isinstance(now, dict) or not isinstance(was, dict):
+        return []
+    grown = {k: now[k] - was.get(k, 0) for k in now if isinstance(now[k], int)
+             and now[k] > was.get(k, 0)}  # fmt: skip
+    if not grown:
+        return []
+    hard = any("replay" in k or "recovery" in k for k in grown)
+    text = ", ".join(f"{k.replace('_', ' ')} +{v}" for k, v in sorted(grown.items()))
+    return [Finding(
+        Severity.critical if hard else Severity.warning, "baseline", "nvlink_errors_grown",
+        f"NVLink errors since the baseline: {text}", bus,
+        Action.reset_gpu if hard else Action.monitor,
+        "DCGM health watch (new NVLink replay/recovery errors fail, CRC warn), against the "
+        "host's baseline", dict(sorted(grown.items())),
+    )]  # fmt: skip
 
 
 def _lower(now: Any, was: Any) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dcctl.checks.findings import Finding, Severity
+from dcctl.checks.findings import Action, Finding, Severity
 from dcctl.checks.health import gpu_findings, security_findings, storage_findings
 from dcctl.checks.nvlink import nvlink_findings
 from dcctl.inventory.model import Profile
@@ -18,6 +18,9 @@ from dcctl.probes.storage import StorageReport
 
 def _norm(text: str) -> str:
     return " ".join(text.lower().split())
+
+
+CONFIG_SOURCE = "configuration against the inventory profile (NVIDIA datacenter guidance)"
 
 
 def gpu_profile_findings(report: GpuReport, profile: Profile) -> list[Finding]:
@@ -114,6 +117,22 @@ def gpu_profile_findings(report: GpuReport, profile: Profile) -> list[Finding]:
                     who,
                 )
             )
+    for g in report.gpus:
+        who = f"GPU{g.index}" if g.index is not None else (g.pci_bus_id or "GPU")
+        if spec.mig is not None and g.mig_enabled is not None and g.mig_enabled != spec.mig:
+            out.append(Finding(
+                Severity.warning, "gpu", "mig_mode",
+                f"MIG is {'on' if g.mig_enabled else 'off'}, the profile says "
+                f"{'on' if spec.mig else 'off'}", who, Action.fix_configuration, CONFIG_SOURCE,
+            ))  # fmt: skip
+    off = [g for g in report.gpus if g.persistence_mode is False]
+    if off:
+        out.append(Finding(
+            Severity.warning, "gpu", "persistence_off",
+            f"persistence mode off on {len(off)} GPU(s): the driver unloads between jobs "
+            "(slow starts, lost state); run nvidia-persistenced",
+            None, Action.fix_configuration, CONFIG_SOURCE,
+        ))  # fmt: skip
     if spec.driver and report.driver_version and report.driver_version != spec.driver:
         out.append(
             Finding(
@@ -161,7 +180,9 @@ def network_profile_findings(report: NetworkReport, profile: Profile) -> list[Fi
                         )
                     )
     ib = profile.infiniband
-    if ib is not None and ib.ports:
+    if ib is not None and ib.names:
+        out += named_ib_findings(report, ib.names, ib.rate_gbps)
+    elif ib is not None and ib.ports:
         active = [p for p in report.ib_ports if (p.state or "").upper() == "ACTIVE"]
         if len(active) < ib.ports:
             out.append(
@@ -184,6 +205,45 @@ def network_profile_findings(report: NetworkReport, profile: Profile) -> list[Fi
                             f"{p.device}/{p.port}",
                         )
                     )
+    return out
+
+
+IB_SOURCE = "the profile's named InfiniBand ports; physical states as in ibstat(8)"
+
+
+def named_ib_findings(
+    report: NetworkReport, names: tuple[str, ...], rate_gbps: float | None
+) -> list[Finding]:
+    """Each named port: present, ACTIVE, at the profile's rate.
+
+    Ports not named are ignored: an extra port configured as InfiniBand is not "one of nine
+    down".
+    """
+    out: list[Finding] = []
+    ports = {f"{p.device}/{p.port}": p for p in report.ib_ports}
+    for name in names:
+        port = ports.get(name) or ports.get(f"{name}/1")
+        if port is None:
+            out.append(Finding(Severity.critical, "network", "ib_port_missing",
+                               f"no InfiniBand port {name}", name, Action.inspect_hardware,
+                               IB_SOURCE))  # fmt: skip
+            continue
+        state, phys = (port.state or "?").upper(), (port.phys_state or "?").upper()
+        if state != "ACTIVE":
+            if "POLLING" in phys:
+                why, action = "link lost: cable or switch port", Action.check_cabling
+            elif "DISABLED" in phys:
+                why, action = "administratively disabled", Action.fix_configuration
+            else:
+                why, action = f"physical state {port.phys_state or '?'}", Action.check_cabling
+            out.append(Finding(Severity.critical, "network", "ib_port_down",
+                               f"{state.lower()}: {why}", name, action, IB_SOURCE,
+                               {"state": port.state, "phys_state": port.phys_state}))  # fmt: skip
+        elif rate_gbps and port.rate_gbps is not None and port.rate_gbps < rate_gbps:
+            out.append(Finding(Severity.warning, "network", "ib_rate_low",
+                               f"rate {port.rate_gbps:g} Gb/s, profile expects {rate_gbps:g}",
+                               name, Action.check_cabling, IB_SOURCE,
+                               {"rate_gbps": port.rate_gbps}))  # fmt: skip
     return out
 
 

@@ -71,6 +71,7 @@ class GpuSpec:
     power_limits: PowerLimits | None = None
     driver: str | None = None
     nvlink_links: int | None = None  # active NVLink links per GPU (18 on H100 SXM; 0 on PCIe)
+    mig: bool | None = None  # MIG mode the GPUs should be in (None: not judged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ class InfinibandSpec:
 
     ports: int
     rate_gbps: float | None = None
+    names: tuple[str, ...] = ()  # the ports to judge, by name (mlx5_0 or mlx5_0/1); others ignored
 
 
 @dataclass(frozen=True, slots=True)

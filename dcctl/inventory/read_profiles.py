@@ -19,10 +19,12 @@ _PROFILE_FIELDS = (
     "baseline_w",
     "nominal_w",
 )
-_GPU_FIELDS = ("model", "count", "memory_gib", "tdp_w", "power_limit_w", "driver", "nvlink_links")
+_GPU_FIELDS = (
+    "model", "count", "memory_gib", "tdp_w", "power_limit_w", "driver", "nvlink_links", "mig",
+)  # fmt: skip
 _LIMIT_FIELDS = ("min", "default", "max")
 _NIC_FIELDS = ("count", "speed_gbps", "mtu")
-_IB_FIELDS = ("ports", "rate_gbps")
+_IB_FIELDS = ("ports", "rate_gbps", "names")
 _WATTS_MAX = 1_000_000  # one host drawing a megawatt is a typo
 
 
@@ -66,9 +68,13 @@ def _read_profile(name: str, fields: Fields, loc: Loc) -> Profile:
     ib_fields = fields.sub("infiniband", _IB_FIELDS, required=("ports",))
     if ib_fields is not None:
         ports = ib_fields.number("ports", minimum=0, maximum=64, integer=True)
+        names = tuple(n for n, _ in ib_fields.str_list("names") or [])
+        if names and ports is not None and len(names) != ports:
+            ib_fields.error("names", f"{len(names)} names for {ports} ports")
         ib = InfinibandSpec(
             ports=ports or 0,
             rate_gbps=ib_fields.number("rate_gbps", minimum=0, exclusive_minimum=True),
+            names=names,
         )
     return Profile(
         name=name,
@@ -114,6 +120,7 @@ def _read_gpu(fields: Fields) -> GpuSpec | None:
         tdp_w=tdp,
         power_limits=limits,
         driver=fields.str("driver"),
+        mig=fields.boolean("mig"),
         nvlink_links=_optional_int(
             fields.number("nvlink_links", minimum=0, maximum=64, integer=True)
         ),

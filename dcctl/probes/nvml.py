@@ -155,4 +155,30 @@ def _gpu(call: _Caller, nvml: ModuleType, h: Any, index: int, driver: str | None
         compute_mode=_COMPUTE_MODES.get(mode) if isinstance(mode, int) else None,
         mig_enabled=bool(mig[0]) if mig else None,
         fan_speed_pct=c("nvmlDeviceGetFanSpeed"),
+        recovery_action=_recovery_action(c("nvmlDeviceGetFieldValues", [RECOVERY_ACTION_FIELD])),
     )
+
+
+#: NVML_FI_DEV_GET_GPU_RECOVERY_ACTION: the driver's own verdict (nvml.h, r570 and later).
+RECOVERY_ACTION_FIELD = 230
+RECOVERY_ACTIONS = {
+    0: "None",
+    1: "GPU Reset",
+    2: "Node Reboot",
+    3: "Drain P2P",
+    4: "Drain and Reset",
+    5: "Recover IMEX Domain",
+    6: "Bus Reset",
+    7: "System Reboot",
+}
+
+
+def _recovery_action(values: Any) -> str | None:
+    """The recovery action from ``nvmlDeviceGetFieldValues`` (None when not supported)."""
+    if not values:
+        return None
+    field = values[0]
+    if getattr(field, "nvmlReturn", 1) != 0:
+        return None
+    raw = getattr(getattr(field, "value", None), "uiVal", None)
+    return RECOVERY_ACTIONS.get(raw, f"action {raw}") if isinstance(raw, int) else None
