@@ -269,6 +269,8 @@ def test_textfile_is_written_atomically_and_named_prom(tmp_path):
          Action.inspect_hardware),
         ("retired_pages_pending", True, "retired_pages_pending", Severity.critical,
          Action.reset_gpu),
+        ("remapped_rows_uncorrectable", 512, "remaps_exhausting", Severity.warning,
+         Action.inspect_hardware),
     ],
 )  # fmt: skip
 def test_memory_findings_carry_their_action_and_source(field, value, code, severity, action):

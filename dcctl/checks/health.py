@@ -9,6 +9,8 @@ from dcctl.probes.security import SecurityReport
 from dcctl.probes.storage import VIRTUAL_FS, StorageReport
 
 DCGM = "DCGM health watch"
+#: Uncorrectable row remaps at which DCGM asks for triage (the remapper's capacity).
+REMAP_TRIAGE = 512
 #: Degrees below the GPU's own thermal limit under which a warning is due.
 THERMAL_MARGIN_WARN_C = 5.0
 
@@ -90,6 +92,20 @@ def gpu_findings(report: GpuReport) -> list[Finding]:
                     who,
                     Action.inspect_hardware,
                     DCGM,
+                )
+            )
+        if (g.remapped_rows_uncorrectable or 0) >= REMAP_TRIAGE:
+            add(
+                Finding(
+                    Severity.warning,
+                    "gpu",
+                    "remaps_exhausting",
+                    f"{g.remapped_rows_uncorrectable} rows remapped for uncorrectable errors "
+                    f"(the remapper holds {REMAP_TRIAGE} per bank): triage the GPU",
+                    who,
+                    Action.inspect_hardware,
+                    DCGM,
+                    {"remapped_rows_uncorrectable": g.remapped_rows_uncorrectable},
                 )
             )
         if g.retired_pages_pending:

@@ -40,6 +40,8 @@ RULES: dict[str, RuleInfo] = {
            "NVIDIA GPU memory error management", Severity.critical, Action.reset_gpu),
         _R("remap_failure", "row remapping failed", _DCGM, Severity.critical,
            Action.inspect_hardware),
+        _R("remaps_exhausting", "512 or more rows remapped for uncorrectable errors", _DCGM,
+           Severity.warning, Action.inspect_hardware),
         _R("retired_pages_pending", "a page retirement waits for a GPU reset", _DCGM,
            Severity.critical, Action.reset_gpu),
         _R("gpu_recovery_action", "the driver asks for a GPU reset, a drain or a reboot",
