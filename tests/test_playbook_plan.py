@@ -45,7 +45,7 @@ def test_file_resource():
     assert [c.argv[0] for c in created.commands] == ["sh", "chmod", "chown"]
     drift = r.plan({"content": out("x = 2\n"), "meta": out("600 ops:ops\n")}).change
     assert "content differs; mode 600 → 644; owner ops:ops → root:root" in drift.reason
-    assert "-x = 2\n+x = 1" in drift.reason
+    assert "-x = 2\n+x = 1" in drift.diff and drift.diff.startswith("--- /etc/a.conf (before)")
 
 
 def test_line_resource():
@@ -139,9 +139,9 @@ def test_schema_errors_are_located(tmp_path):
     with pytest.raises(PlaybookFileError) as info:
         read_playbook(path)
     assert [str(d) for d in info.value.diagnostics] == [
-        f"{path}:3:5: resources[0]: sysctl needs 'value'",
+        f"{path}:3:5: resources[0]: sysctl needs 'value' (one value (a scalar))",
         f"{path}:4:12: resources[1].type: unknown resource type 'fiel' (did you mean 'file'?)",
-        f"{path}:5:5: resources[2]: gpu_power_limit needs exactly one of 'watts' or 'percent'",
+        f"{path}:5:5: resources[2]: gpu_power_limit needs exactly one of 'watts', 'percent'",
         f"{path}:6:37: resources[3].mode: 'mode' is not a field of line (path, line, state)",
     ]
 

@@ -67,7 +67,7 @@ def apply(
     from dcctl.playbook.journal import check_run_id
     from dcctl.playbook.lock import default_state_dir
     from dcctl.playbook.planner import plan_playbook
-    from dcctl.playbook.schema import read_playbook
+    from dcctl.playbook.schema import check_playbook, read_playbook
     from dcctl.render.plan import render_plan
     from dcctl.survey.fleet import make_transport
     from dcctl.transport.ssh import SshContext
@@ -75,6 +75,7 @@ def apply(
     state: State = ctx.obj
     inventory = state.inventory()
     playbook = read_playbook(playbook_file)
+    check_playbook(playbook, inventory)  # before any host is contacted
     context = SshContext()
 
     def transport_for(host: str) -> Transport:

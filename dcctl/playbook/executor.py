@@ -154,7 +154,7 @@ def apply_host(
                         f"{change.shown(change.resource)}: {change.shown(command.display())} "
                         f"{change.shown(_failure(run))}"
                     )
-            if getattr(resource, "verifiable", True):
+            if resource.verifiable:
                 check = plan_host(transport, [resource], how)
                 if check.error or check.outcomes[0].change is not None:
                     raise RuntimeError(
@@ -188,7 +188,7 @@ def verify(
     left = [
         o.change.shown(o.change.resource)
         for r, o in zip(resources, again.outcomes, strict=True)
-        if o.change is not None and getattr(r, "verifiable", True)
+        if o.change is not None and r.verifiable
     ]
     return f"still differs after apply: {', '.join(left)}" if left else None
 

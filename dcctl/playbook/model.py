@@ -23,6 +23,7 @@ class Change:
     reason: str
     commands: tuple[Command, ...]
     secrets: frozenset[str] = field(default_factory=frozenset)
+    diff: str = ""  # a unified diff with before/after headers, for file contents
 
     def shown(self, text: str) -> str:
         """Text with every form of every secret value replaced by ``***``."""
@@ -35,6 +36,7 @@ class Change:
             "before": self.shown(self.before),
             "after": self.shown(self.after),
             "reason": self.shown(self.reason),
+            "diff": self.shown(self.diff),
             "commands": [self.shown(c.display()) for c in self.commands],
         }
 

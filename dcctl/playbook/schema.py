@@ -24,55 +24,18 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from dcctl.errors import PlaybookError, PlaybookFileError
+from dcctl.errors import DcctlError, PlaybookError, PlaybookFileError
+from dcctl.inventory.model import Inventory
+from dcctl.model.nodeset import NodeSet
 from dcctl.model.secrets import mask
 from dcctl.playbook.resources.base import Resource
-from dcctl.playbook.resources.files import FileResource, LineResource
-from dcctl.playbook.resources.gpu import (
-    COMPUTE_MODES,
-    GpuComputeMode,
-    GpuPersistence,
-    GpuPowerLimit,
-)
-from dcctl.playbook.resources.services import (
-    KernelModuleResource,
-    MtuResource,
-    PackageResource,
-    ServiceResource,
-)
-from dcctl.playbook.resources.system import CommandResource, SysctlResource
+from dcctl.playbook.resources.registry import RESOURCE_TYPES
+from dcctl.playbook.resources.system import CommandResource
+from dcctl.playbook.resources.types import is_template, read_field, typed_after_render
 from dcctl.playbook.template import VAR_PATTERN, Vars, render
 from dcctl.playbook.values import argument, check_value
 from dcctl.source.diagnostics import Diagnostics, Loc, did_you_mean
 from dcctl.source.reader import Fields, Source, mapping_items, read_document, to_plain
-
-DEFAULT_SYSCTL_FILE = "/etc/sysctl.d/90-dcctl.conf"
-FIELDS: dict[str, tuple[str, ...]] = {
-    "file": ("path", "content", "mode", "owner"),
-    "line": ("path", "line", "state"),
-    "sysctl": ("name", "value", "file", "runtime"),
-    "command": ("argv", "command", "creates", "unless"),
-    "gpu_power_limit": ("watts", "percent", "gpus"),
-    "gpu_persistence": ("enabled", "gpus"),
-    "gpu_compute_mode": ("mode", "gpus"),
-    "service": ("name", "enabled", "active"),
-    "package": ("name", "state"),
-    "kernel_module": ("name", "state"),
-    "mtu": ("interface", "mtu"),
-}
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "file": ("path", "content"),
-    "line": ("path", "line"),
-    "sysctl": ("name", "value"),
-    "command": (),
-    "gpu_power_limit": (),
-    "gpu_persistence": (),
-    "gpu_compute_mode": (),
-    "service": ("name",),
-    "package": ("name",),
-    "kernel_module": ("name",),
-    "mtu": ("interface", "mtu"),
-}
 
 
 @dataclass(frozen=True)
@@ -84,6 +47,7 @@ class ResourceSpec:
     loc: Loc
     path: str
     hosts: str | None = None
+    hosts_loc: Loc | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +61,7 @@ class Playbook:
     secret_vars: frozenset[str] = frozenset()
     become: str | None = None
     file: str = ""
+    hosts_loc: Loc | None = None
 
     @property
     def secret_values(self) -> frozenset[str]:
@@ -126,7 +91,57 @@ def read_playbook(path: Path) -> Playbook:
         secret_vars=frozenset(secrets),
         become=become,
         file=str(path),
+        hosts_loc=root.loc("hosts"),
     )
+
+
+def check_playbook(playbook: Playbook, inventory: Inventory) -> None:
+    """Check a playbook against the inventory it will run on, before any host is contacted.
+
+    Its ``hosts:`` (and each resource's) must select something; every ``{{ variable }}`` must
+    be known, from the playbook's vars or the inventory vars of every host it targets. Raises
+    PlaybookFileError with every problem located.
+    """
+    diags = Diagnostics()
+    try:
+        selected = set(inventory.select(playbook.hosts).names)
+        if not selected:
+            diags.error(playbook.hosts_loc, "hosts", f"'{playbook.hosts}' selects no host")
+    except DcctlError as exc:
+        diags.error(playbook.hosts_loc, "hosts", str(exc))
+        selected = set()
+    for spec in playbook.resources:
+        targets = selected
+        if spec.hosts is not None:
+            try:
+                targets = selected & set(inventory.select(spec.hosts).names)
+            except DcctlError as exc:
+                diags.error(spec.hosts_loc or spec.loc, f"{spec.path}.hosts", str(exc))
+                continue
+            if not targets and selected:
+                diags.warning(spec.hosts_loc or spec.loc, f"{spec.path}.hosts",
+                              f"'{spec.hosts}' selects none of the playbook's hosts")  # fmt: skip
+        for name, raw in spec.params.items():
+            for var in _variables_in(raw):
+                if var in playbook.vars:
+                    continue
+                missing = sorted(h for h in targets if var not in inventory.hosts[h].vars)
+                if missing:
+                    known = [*playbook.vars, *(inventory.hosts[missing[0]].vars)]
+                    diags.error(
+                        spec.loc, f"{spec.path}.{name}",
+                        f"unknown variable '{{{{ {var} }}}}'{did_you_mean(var, known)}: not in "
+                        f"the playbook's vars nor in the inventory vars of "
+                        f"{NodeSet.from_names(missing)}",
+                    )  # fmt: skip
+    if diags.errors:
+        raise PlaybookFileError(diags.sorted(), f"playbook {playbook.file} is invalid")
+
+
+def _variables_in(raw: Any) -> list[str]:
+    items = raw if isinstance(raw, list | tuple) else [raw]
+    return [m.group(1) for item in items if isinstance(item, str)
+            for m in VAR_PATTERN.finditer(item)]  # fmt: skip
 
 
 def _read_vars(
@@ -149,13 +164,8 @@ def _read_vars(
 def _read_resource(
     source: Source, node: Node, path: str, diags: Diagnostics
 ) -> ResourceSpec | None:
-    probe = Fields(
-        source,
-        node,
-        path,
-        diags,
-        ("type", "hosts", *sorted({f for v in FIELDS.values() for f in v})),
-    )
+    every = sorted({f.name for rt in RESOURCE_TYPES.values() for f in rt.fields})
+    probe = Fields(source, node, path, diags, ("type", "hosts", *every))
     if not probe.ok:
         return None
     kind = probe.str("type")
@@ -163,131 +173,81 @@ def _read_resource(
         if "type" not in probe:
             probe.error(None, "missing required field 'type'")
         return None
-    if kind not in FIELDS:
-        probe.error("type", f"unknown resource type '{kind}'{did_you_mean(kind, FIELDS)}")
+    rt = RESOURCE_TYPES.get(kind)
+    if rt is None:
+        probe.error("type", f"unknown resource type '{kind}'{did_you_mean(kind, RESOURCE_TYPES)}")
         return None
+    names = {f.name for f in rt.fields}
+    ok = True
     for key in probe.entries:
-        if key not in ("type", "hosts") and key not in FIELDS[kind]:
+        if key not in ("type", "hosts") and key not in names:
             diags.error(
                 probe.key_loc(key),
                 probe.field_path(key),
-                f"'{key}' is not a field of {kind} ({', '.join(FIELDS[kind])})",
+                f"'{key}' is not a field of {kind} ({', '.join(f.name for f in rt.fields)})",
             )
-    for key in REQUIRED[kind]:
-        if key not in probe:
-            probe.error(None, f"{kind} needs '{key}'")
-    params = {k: probe.plain(k) for k in FIELDS[kind] if k in probe}
-    if kind == "gpu_power_limit" and ("watts" in params) == ("percent" in params):
-        probe.error(None, "gpu_power_limit needs exactly one of 'watts' or 'percent'")
-    if kind == "command" and ("argv" in params) == ("command" in params):
-        probe.error(
-            None,
-            "command needs exactly one of 'argv' (a list) or 'command' "
-            "(split like a shell would, never run by one)",
-        )
-    if (
-        kind == "gpu_compute_mode"
-        and str(params.get("mode", "DEFAULT")).upper() not in COMPUTE_MODES
-    ):
-        probe.error("mode", f"must be one of {', '.join(COMPUTE_MODES)}")
-    for key, value in params.items():
-        if isinstance(value, str) and "{{" not in value:
-            problem = check_value(kind, key, value)
-            if problem:
-                probe.error(key, problem)
-    stateful = ("line", "package", "kernel_module")
-    if kind in stateful and params.get("state", "present") not in ("present", "absent"):
-        probe.error("state", "must be 'present' or 'absent'")
-    return ResourceSpec(kind, params, source.loc(node), path, probe.str("hosts"))
+            ok = False
+    params: dict[str, Any] = {}
+    for spec in rt.fields:
+        if spec.name not in probe:
+            if spec.required:
+                probe.error(None, f"{kind} needs '{spec.name}' ({spec.help})")
+                ok = False
+            continue
+        usable, value = read_field(rt, spec, probe)
+        ok = ok and usable
+        params[spec.name] = value
+    for group in rt.one_of:
+        given = [g for g in group if g in params]
+        if len(given) != 1:
+            probe.error(None, f"{kind} needs exactly one of {', '.join(map(repr, group))}")
+            ok = False
+    hosts = probe.str("hosts")
+    if not ok:
+        return None
+    return ResourceSpec(kind, params, source.loc(node), path, hosts, probe.loc("hosts"))
 
 
 def build_resource(spec: ResourceSpec, variables: Vars) -> Resource:
-    """The resource for one host, with ``{{ vars }}`` substituted (raises PlaybookError)."""
+    """The resource for one host, with ``{{ vars }}`` substituted and typed (PlaybookError)."""
+    rt = RESOURCE_TYPES[spec.type]
     secrets: set[str] = set()
-
-    def text(key: str, default: str | None = None) -> str | None:
-        raw = spec.params.get(key, default)
-        if raw is None:
-            return None
-        value, used = render(str(raw), variables)
-        secrets.update(used)
-        problem = check_value(spec.type, key, value)
-        if problem:
-            raise PlaybookError(f"{spec.path}.{key}: {mask(problem, used)}")
-        return value
-
-    def number(key: str) -> float | None:
-        value = text(key)
-        if value is None:
-            return None
-        try:
-            return float(value)
-        except ValueError:
-            raise PlaybookError(f"{spec.path}.{key}: '{value}' is not a number") from None
-
-    def gpus() -> tuple[int, ...] | None:
-        raw = spec.params.get("gpus")
-        if raw is None:
-            return None
-        items = raw if isinstance(raw, list) else [raw]
-        try:
-            return tuple(int(x) for x in items)
-        except (TypeError, ValueError):
-            raise PlaybookError(f"{spec.path}.gpus: GPU indices are integers") from None
-
-    def argv(key: str) -> tuple[str, ...] | None:
-        raw = spec.params.get(key)
-        if raw is None:
-            return None
-        if isinstance(raw, list):
-            return tuple(text_of(x) for x in raw)
-        return tuple(text_of(word) for word in split_command(str(raw), f"{spec.path}.{key}"))
-
-    def text_of(raw: object, key: str | None = None) -> str:
-        value, used = render(str(raw), variables)
-        secrets.update(used)
-        problem = check_value(spec.type, key, value) if key else argument(value)
-        if problem:
-            raise PlaybookError(f"{spec.path}{'.' + key if key else ''}: {mask(problem, used)}")
-        return value
-
-    kind = spec.type
-    resource: Resource
-    if kind == "file":
-        resource = FileResource(
-            text("path") or "", text("content") or "", text("mode"), text("owner")
-        )
-    elif kind == "line":
-        present = text("state", "present") == "present"
-        resource = LineResource(text("path") or "", text("line") or "", present)
-    elif kind == "sysctl":
-        raw_file = spec.params.get("file", DEFAULT_SYSCTL_FILE)
-        target = None if raw_file in (False, None) else text_of(raw_file, "file")
-        runtime = bool(spec.params.get("runtime", True))
-        resource = SysctlResource(text("name") or "", text("value") or "", target, runtime)
-    elif kind == "command":
-        resource = CommandResource(
-            argv("argv") or argv("command") or (), text("creates"), argv("unless")
-        )
-    elif kind == "gpu_power_limit":
-        resource = GpuPowerLimit(number("watts"), number("percent"), gpus())
-    elif kind == "gpu_persistence":
-        resource = GpuPersistence(bool(spec.params.get("enabled", True)), gpus())
-    elif kind == "gpu_compute_mode":
-        resource = GpuComputeMode(str(spec.params.get("mode", "DEFAULT")).upper(), gpus())
-    elif kind == "service":
-        enabled, active = spec.params.get("enabled", True), spec.params.get("active", True)
-        resource = ServiceResource(text("name") or "", enabled, active)
-    elif kind == "package":
-        resource = PackageResource(text("name") or "", text("state", "present") == "present")
-    elif kind == "kernel_module":
-        resource = KernelModuleResource(text("name") or "", text("state", "present") == "present")
-    else:
-        mtu = number("mtu")
-        resource = MtuResource(text("interface") or "", int(mtu or 0))
+    values: dict[str, Any] = {}
+    for name, raw in spec.params.items():
+        field = rt.field(name)
+        where = f"{spec.path}.{name}"
+        if field.kind == "argv" and isinstance(raw, str):
+            words = [_render(word, variables, secrets) for word in split_command(raw, where)]
+            values[name] = tuple(_check_words(rt, name, words, where, secrets))
+        elif field.kind == "argv" and isinstance(raw, tuple | list):
+            words = [_render(str(w), variables, secrets) for w in raw]
+            values[name] = tuple(_check_words(rt, name, words, where, secrets))
+        elif is_template(raw):
+            text = _render(raw, variables, secrets)
+            try:
+                values[name] = typed_after_render(rt, field, text, where)
+            except PlaybookError as exc:
+                raise PlaybookError(mask(str(exc), secrets)) from None
+        else:
+            values[name] = raw
+    resource = rt.build(values)
     if secrets and hasattr(resource, "secrets"):
         resource = _with_secrets(resource, frozenset(secrets))
     return resource
+
+
+def _render(text: str, variables: Vars, secrets: set[str]) -> str:
+    value, used = render(text, variables)
+    secrets.update(used)
+    return value
+
+
+def _check_words(rt: Any, name: str, words: list[str], where: str, secrets: set[str]) -> list[str]:
+    for word in words:
+        problem = check_value(rt.name, name, word) or argument(word)
+        if problem:
+            raise PlaybookError(f"{where}: {mask(problem, secrets)}")
+    return words
 
 
 _PLACEHOLDER = "\x00dcctl-var-{}\x00"

@@ -32,7 +32,7 @@ def render_plan(console: Console, plan: Plan) -> None:
                 plan.mask(change.resource),
                 _short(plan.mask(change.before)),
                 _short(plan.mask(change.after)),
-                plan.mask(change.reason),
+                plan.mask(change.reason + ("\n" + change.diff.rstrip("\n") if change.diff else "")),
             )
             changes[key].add(host.host)
         unchanged[same].add(host.host)

@@ -29,6 +29,10 @@ _WRITE = (
 class Resource(Protocol):
     """A desired state of one thing on a host."""
 
+    @property
+    def verifiable(self) -> bool:
+        """True when reading the state back after a change proves it took effect."""
+
     def label(self) -> str:
         """Short name shown in plans: ``sysctl net.core.rmem_max``."""
 

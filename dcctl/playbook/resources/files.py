@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from dcctl.model.command import Command
 from dcctl.playbook.model import Change, Outcome
 from dcctl.playbook.resources.base import file_text, read_file, write_file
+from dcctl.playbook.resources.types import FieldSpec, ResourceType, register
 from dcctl.probes.base import Output
 
 
@@ -33,6 +34,11 @@ class FileResource:
     mode: str | None = None  # octal, e.g. "0644"
     owner: str | None = None  # user or user:group
     secrets: frozenset[str] = frozenset()
+
+    @property
+    def verifiable(self) -> bool:
+        """Reading the state back shows whether the change took effect."""
+        return True
 
     def label(self) -> str:
         """``file /etc/foo.conf``."""
@@ -74,7 +80,8 @@ class FileResource:
                 self.label(),
                 before="(absent)" if current is None else before,
                 after=self.content,
-                reason="; ".join(parts) + (f"\n{diff}" if diff else ""),
+                reason="; ".join(parts),
+                diff=diff,
                 commands=tuple(commands),
                 secrets=self.secrets,
             ),
@@ -95,6 +102,11 @@ class LineResource:
     line: str
     present: bool = True
     secrets: frozenset[str] = frozenset()
+
+    @property
+    def verifiable(self) -> bool:
+        """Reading the state back shows whether the change took effect."""
+        return True
 
     def label(self) -> str:
         """``line /etc/hosts: 10.0.0.1 db``."""
@@ -127,8 +139,34 @@ class LineResource:
                 self.label(),
                 before=before,
                 after=after,
-                reason=f"{reason}\n{unified(self.path, before, after)}",
+                reason=reason,
+                diff=unified(self.path, before, after),
                 commands=(write_file(self.path, after),),
                 secrets=self.secrets,
             ),
         )
+
+
+register(
+    ResourceType(
+        "file",
+        "a file with exactly this content (and this mode and owner)",
+        (
+            FieldSpec("path", "string", "absolute path", required=True),
+            FieldSpec("content", "text", "the whole content", required=True),
+            FieldSpec("mode", "string", "octal mode such as '0644'"),
+            FieldSpec("owner", "string", "user or user:group"),
+        ),
+        lambda v: FileResource(v["path"], v["content"], v.get("mode"), v.get("owner")),
+    )
+)
+register(ResourceType(
+    "line", "a line present in (appended) or absent from (every copy removed) a file",
+    (
+        FieldSpec("path", "string", "absolute path", required=True),
+        FieldSpec("line", "text", "the whole line", required=True),
+        FieldSpec("state", "choice", "present or absent", default="present",
+                  choices=("present", "absent")),
+    ),
+    lambda v: LineResource(v["path"], v["line"], v.get("state", "present") == "present"),
+))  # fmt: skip

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from dcctl.errors import PlaybookError
 from dcctl.model.command import Command
 from dcctl.playbook.model import Change, Outcome
+from dcctl.playbook.resources.types import FieldSpec, ResourceType, register
 from dcctl.probes import gpu_values as v
 from dcctl.probes.base import Output
 
@@ -60,6 +61,11 @@ class GpuPowerLimit:
     watts: float | None = None
     percent: float | None = None
     gpus: tuple[int, ...] | None = None
+
+    @property
+    def verifiable(self) -> bool:
+        """Reading the state back shows whether the change took effect."""
+        return True
 
     def label(self) -> str:
         """``gpu_power_limit 650 W`` or ``gpu_power_limit 90% of default``."""
@@ -113,6 +119,11 @@ class GpuPersistence:
     enabled: bool = True
     gpus: tuple[int, ...] | None = None
 
+    @property
+    def verifiable(self) -> bool:
+        """Reading the state back shows whether the change took effect."""
+        return True
+
     def label(self) -> str:
         """``gpu_persistence on``."""
         return f"gpu_persistence {'on' if self.enabled else 'off'}"
@@ -157,6 +168,11 @@ class GpuComputeMode:
     mode: str = "DEFAULT"
     gpus: tuple[int, ...] | None = None
 
+    @property
+    def verifiable(self) -> bool:
+        """Reading the state back shows whether the change took effect."""
+        return True
+
     def label(self) -> str:
         """``gpu_compute_mode DEFAULT``."""
         return f"gpu_compute_mode {self.mode}"
@@ -186,3 +202,44 @@ class GpuComputeMode:
                 commands=(Command.of(["nvidia-smi", "-i", ",".join(map(str, wrong)), "-c", norm]),),
             ),
         )
+
+
+_GPUS = FieldSpec("gpus", "int_list", "GPU indices (default: every GPU)")
+register(
+    ResourceType(
+        "gpu_power_limit",
+        "a power limit in watts, or a percentage of each GPU's default",
+        (
+            FieldSpec(
+                "watts",
+                "number",
+                "the limit in W (within each GPU's min..max at plan time)",
+                minimum=1,
+                maximum=100_000,
+            ),
+            FieldSpec(
+                "percent",
+                "number",
+                "the limit as a percentage of each GPU's default",
+                minimum=1,
+                maximum=200,
+            ),
+            _GPUS,
+        ),
+        lambda f: GpuPowerLimit(f.get("watts"), f.get("percent"), f.get("gpus")),
+        one_of=(("watts", "percent"),),
+    )
+)
+register(
+    ResourceType(
+        "gpu_persistence",
+        "persistence mode on or off",
+        (FieldSpec("enabled", "bool", "on or off", default=True), _GPUS),
+        lambda f: GpuPersistence(f.get("enabled", True), f.get("gpus")),
+    )
+)
+register(ResourceType(
+    "gpu_compute_mode", "the GPUs' compute mode",
+    (FieldSpec("mode", "choice", "the mode", default="DEFAULT", choices=COMPUTE_MODES), _GPUS),
+    lambda f: GpuComputeMode(f.get("mode", "DEFAULT"), f.get("gpus")),
+))  # fmt: skip

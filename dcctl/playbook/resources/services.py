@@ -9,6 +9,7 @@ from dcctl.errors import PlaybookError
 from dcctl.model.command import Command
 from dcctl.playbook.model import Change, Outcome
 from dcctl.playbook.resources.base import read_failure
+from dcctl.playbook.resources.types import FieldSpec, ResourceType, register
 from dcctl.probes.base import Output
 
 
@@ -23,6 +24,11 @@ class ServiceResource:
     name: str
     enabled: bool | None = True
     active: bool | None = True
+
+    @property
+    def verifiable(self) -> bool:
+        """Reading the state back shows whether the change took effect."""
+        return True
 
     def label(self) -> str:
         """``service nvidia-persistenced``."""
@@ -75,6 +81,11 @@ class PackageResource:
 
     name: str
     present: bool = True
+
+    @property
+    def verifiable(self) -> bool:
+        """Reading the state back shows whether the change took effect."""
+        return True
 
     def label(self) -> str:
         """``package ibverbs-utils``."""
@@ -138,6 +149,11 @@ class KernelModuleResource:
     name: str
     present: bool = True
 
+    @property
+    def verifiable(self) -> bool:
+        """Reading the state back shows whether the change took effect."""
+        return True
+
     def label(self) -> str:
         """``kernel_module nvidia_peermem``."""
         return f"kernel_module {self.name}"
@@ -179,6 +195,11 @@ class MtuResource:
     interface: str
     mtu: int
 
+    @property
+    def verifiable(self) -> bool:
+        """Reading the state back shows whether the change took effect."""
+        return True
+
     def label(self) -> str:
         """``mtu ens1f0 9000``."""
         return f"mtu {self.interface} {self.mtu}"
@@ -200,3 +221,44 @@ class MtuResource:
         return Outcome(
             self.label(), Change(self.label(), now, str(self.mtu), "MTU differs", (command,))
         )
+
+
+_STATE = FieldSpec(
+    "state", "choice", "present or absent", default="present", choices=("present", "absent")
+)
+register(
+    ResourceType(
+        "service",
+        "a systemd unit enabled (or not) and active (or not)",
+        (
+            FieldSpec("name", "string", "the unit", required=True),
+            FieldSpec("enabled", "bool", "enabled at boot", default=True),
+            FieldSpec("active", "bool", "running now", default=True),
+        ),
+        lambda v: ServiceResource(v["name"], v.get("enabled", True), v.get("active", True)),
+    )
+)
+register(
+    ResourceType(
+        "package",
+        "a package installed or absent (apt or dnf)",
+        (FieldSpec("name", "string", "the package", required=True), _STATE),
+        lambda v: PackageResource(v["name"], v.get("state", "present") == "present"),
+    )
+)
+register(
+    ResourceType(
+        "kernel_module",
+        "a kernel module loaded or unloaded, now",
+        (FieldSpec("name", "string", "the module", required=True), _STATE),
+        lambda v: KernelModuleResource(v["name"], v.get("state", "present") == "present"),
+    )
+)
+register(ResourceType(
+    "mtu", "a network interface's MTU",
+    (
+        FieldSpec("interface", "string", "the interface", required=True),
+        FieldSpec("mtu", "int", "the MTU", required=True, minimum=68, maximum=65535),
+    ),
+    lambda v: MtuResource(v["interface"], v["mtu"]),
+))  # fmt: skip

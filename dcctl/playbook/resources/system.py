@@ -11,6 +11,7 @@ from dcctl.model.command import Command
 from dcctl.playbook.model import Change, Outcome
 from dcctl.playbook.resources.base import file_text, read_failure, read_file, write_file
 from dcctl.playbook.resources.files import unified
+from dcctl.playbook.resources.types import FieldSpec, ResourceType, register
 from dcctl.probes.base import Output
 
 
@@ -27,6 +28,11 @@ class SysctlResource:
     file: str | None = "/etc/sysctl.d/90-dcctl.conf"
     runtime: bool = True
     secrets: frozenset[str] = frozenset()
+
+    @property
+    def verifiable(self) -> bool:
+        """Reading the state back shows whether the change took effect."""
+        return True
 
     def label(self) -> str:
         """``sysctl net.core.rmem_max``."""
@@ -46,6 +52,7 @@ class SysctlResource:
         want = _norm(self.value)
         commands: list[Command] = []
         befores, afters, reasons = [], [], []
+        diff = ""
         runtime = outputs.get("runtime")
         if self.runtime:
             if runtime is None or not runtime.ok:
@@ -64,7 +71,8 @@ class SysctlResource:
                 commands.append(write_file(self.file, updated))
                 befores.append(f"{self.file}: {_setting(current or '', self.name) or '(unset)'}")
                 afters.append(f"{self.file}: {want}")
-                reasons.append(unified(self.file, current or "", updated).rstrip("\n"))
+                reasons.append(f"{self.file} differs")
+                diff = unified(self.file, current or "", updated)
         if not commands:
             return Outcome(self.label(), None, f"already {want}")
         return Outcome(
@@ -73,9 +81,10 @@ class SysctlResource:
                 self.label(),
                 "; ".join(befores),
                 "; ".join(afters),
-                "\n".join(reasons),
+                "; ".join(reasons),
                 tuple(commands),
                 self.secrets,
+                diff,
             ),
         )
 
@@ -159,3 +168,40 @@ class CommandResource:
                 self.secrets,
             ),
         )
+
+
+#: Where a sysctl is persisted when the playbook does not say.
+DEFAULT_SYSCTL_FILE = "/etc/sysctl.d/90-dcctl.conf"
+
+register(
+    ResourceType(
+        "sysctl",
+        "a kernel parameter: set now and persisted in a sysctl.d file",
+        (
+            FieldSpec("name", "string", "the key, such as net.core.rmem_max", required=True),
+            FieldSpec("value", "text", "one value (a scalar)", required=True),
+            FieldSpec(
+                "file",
+                "string_or_false",
+                "where it is persisted (false: nowhere)",
+                default=DEFAULT_SYSCTL_FILE,
+            ),
+            FieldSpec("runtime", "bool", "set the running value too", default=True),
+        ),
+        lambda v: SysctlResource(
+            v["name"], v["value"], v.get("file", DEFAULT_SYSCTL_FILE), v.get("runtime", True)
+        ),
+    )
+)
+register(ResourceType(
+    "command", "a command run (as argv, never through a shell) unless a guard says it is done",
+    (
+        FieldSpec("argv", "argv", "the command as a list of words"),
+        FieldSpec("command", "argv", "the command as one string, split like a shell would"),
+        FieldSpec("creates", "string", "skip when this absolute path exists"),
+        FieldSpec("unless", "argv", "skip when this command succeeds (it runs in a dry-run too)"),
+    ),
+    lambda v: CommandResource(tuple(v.get("argv") or v.get("command") or ()), v.get("creates"),
+                              tuple(v["unless"]) if v.get("unless") else None),
+    one_of=(("argv", "command"),),
+))  # fmt: skip
