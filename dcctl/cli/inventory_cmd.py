@@ -51,6 +51,7 @@ def _summary_detail(result: CheckResult) -> str:
 def _result_json(result: CheckResult) -> dict[str, object]:
     return {
         "path": result.display,
+        "kind": "inventory",
         "valid": not result.errors,
         "errors": len(result.errors),
         "warnings": len(result.warnings),
