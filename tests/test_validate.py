@@ -178,3 +178,14 @@ def test_check_file_api_reports_the_kind(tmp_path):
     inventory = check_inventory(EXAMPLE).inventory
     check = check_file(path, inventory)
     assert check.kind == "class map" and not check.errors
+
+
+def test_a_variable_whose_value_does_not_fit_its_field_is_located(tmp_path):
+    book = tmp_path / "mtu.yaml"
+    book.write_text("name: m\nhosts: '@h100'\nvars:\n  mtu: jumbo\nresources:\n"
+                    "  - {type: mtu, interface: ens1, mtu: '{{ mtu }}'}\n")  # fmt: skip
+    code, output = run("-i", EXAMPLE, "validate", str(book))
+    assert code == 64, output
+    assert f"{book}:6:5:" in output and "resources[0].mtu" in output and "jumbo" in output
+    book.write_text(book.read_text().replace("jumbo", "9000"))
+    assert run("-i", EXAMPLE, "validate", str(book))[0] == 0

@@ -121,12 +121,16 @@ def check_playbook(playbook: Playbook, inventory: Inventory) -> None:
             if not targets and selected:
                 diags.warning(spec.hosts_loc or spec.loc, f"{spec.path}.hosts",
                               f"'{spec.hosts}' selects none of the playbook's hosts")  # fmt: skip
+        used: set[str] = set()
+        unknown = False
         for name, raw in spec.params.items():
             for var in _variables_in(raw):
+                used.add(var)
                 if var in playbook.vars:
                     continue
                 missing = sorted(h for h in targets if var not in inventory.hosts[h].vars)
                 if missing:
+                    unknown = True
                     known = [*playbook.vars, *(inventory.hosts[missing[0]].vars)]
                     diags.error(
                         spec.loc, f"{spec.path}.{name}",
@@ -134,8 +138,36 @@ def check_playbook(playbook: Playbook, inventory: Inventory) -> None:
                         f"the playbook's vars nor in the inventory vars of "
                         f"{NodeSet.from_names(missing)}",
                     )  # fmt: skip
+        if used and not unknown:
+            _check_rendered(playbook, inventory, spec, sorted(used), targets, diags)
     if diags.errors:
         raise PlaybookFileError(diags.sorted(), f"playbook {playbook.file} is invalid")
+
+
+def _check_rendered(
+    playbook: Playbook,
+    inventory: Inventory,
+    spec: ResourceSpec,
+    used: list[str],
+    targets: set[str],
+    diags: Diagnostics,
+) -> None:
+    """Build the resource once per distinct set of variable values among its hosts.
+
+    A value that does not fit its field (``mtu: "{{ mtu }}"`` with ``mtu: jumbo``) is located
+    when the file is checked, not found per host at plan time.
+    """
+    by_values: dict[str, list[str]] = {}
+    for host in targets:
+        values = {**inventory.hosts[host].vars, **playbook.vars}
+        key = repr([values.get(v) for v in used])
+        by_values.setdefault(key, []).append(host)
+    for hosts in by_values.values():
+        values = {**inventory.hosts[hosts[0]].vars, **playbook.vars}
+        try:
+            build_resource(spec, Vars(values, playbook.secret_vars))
+        except PlaybookError as exc:
+            diags.error(spec.loc, "", f"{exc} (on {NodeSet.from_names(hosts)})")
 
 
 def _variables_in(raw: Any) -> list[str]:

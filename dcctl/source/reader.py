@@ -102,8 +102,10 @@ def read_document(path: Path, error: type[InputFileError]) -> tuple[Source, Node
     source = Source(path, str(path))
     node = compose_file(source, diags) if path.is_file() else None
     if node is None:
-        if not diags.errors:
-            diags.error(None, "", f"{path}: no such {error.kind} (or it is empty)")
+        if not diags.errors and not path.is_file():
+            diags.error(None, "", f"{path}: no such {error.kind}")
+        elif not diags.errors:
+            diags.error(Loc(source.display, 1, 1), "", f"empty: expected a {error.kind}")
         raise error(diags.items, f"{error.kind} {path} is invalid")
     return source, node, diags
 
