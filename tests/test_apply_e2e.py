@@ -192,3 +192,61 @@ def test_health_gate_stops_on_a_regression(lab):
     assert calls == [["web1"], ["web1"]]
     assert result.stopped == "health gate after batch 1: new problems: web1: ecc_uncorrectable"
     assert {h.host: h.status for h in result.hosts} == {"web1": "done", "web2": "not_started"}
+
+
+def test_a_saved_plan_applies_exactly_and_a_stale_change_is_refused(lab, tmp_path):
+    saved = tmp_path / "plan.json"
+    dry = cli(lab, "apply", str(lab["playbook"]), "--dry-run", "--save-plan", str(saved))
+    assert dry.exit_code == ExitCode.CHANGES_PENDING, dry.output
+    document = json.loads(saved.read_text())
+    assert document["schema"] == "dcctl.apply.saved/1" and document["pending"] == 12
+    assert SECRET not in saved.read_text()  # what is saved (and hashed) is masked
+    # After the plan was saved, web1's hosts file changes under it: that change is stale.
+    box1, box2 = lab["sandboxes"]["web1"], lab["sandboxes"]["web2"]
+    (box1 / "hosts").write_text("127.0.0.1 localhost\n10.9.9.9 old\n10.1.1.1 new\n")
+    applied = cli(lab, "apply", str(lab["playbook"]), "--plan", str(saved), "--yes")
+    assert applied.exit_code == ExitCode.HOSTS_FAILED, applied.output
+    assert "stale" in applied.output
+    # Every change that still matches ran; the two on web1's hosts file did not.
+    assert (box1 / "hosts").read_text() == "127.0.0.1 localhost\n10.9.9.9 old\n10.1.1.1 new\n"
+    assert (box1 / "app.conf").read_text() == f"user=app\npassword={SECRET}\n"
+    assert (box2 / "hosts").read_text() == "127.0.0.1 localhost\n10.0.0.5 db\n"
+    assert (box2 / "initialised").exists()
+    report = cli(lab, "-o", "json", "apply", str(lab["playbook"]), "--dry-run")
+    pending = {h["host"]: [r["resource"] for r in h["resources"] if r["changed"]]
+               for h in json.loads(report.stdout)["hosts"]}  # fmt: skip
+    assert pending["web2"] == [] and len(pending["web1"]) == 2
+    assert all("/hosts" in r for r in pending["web1"])
+
+
+def test_a_saved_plan_from_another_playbook_is_refused_before_any_host(lab, tmp_path):
+    saved = tmp_path / "plan.json"
+    assert cli(lab, "apply", str(lab["playbook"]), "--dry-run", "--save-plan",
+               str(saved)).exit_code == ExitCode.CHANGES_PENDING  # fmt: skip
+    lab["playbook"].write_text(lab["playbook"].read_text().replace("user=app", "user=web"))
+    refused = cli(lab, "apply", str(lab["playbook"]), "--plan", str(saved), "--yes")
+    assert refused.exit_code == ExitCode.INVALID_INPUT, refused.output
+    assert "playbook changed since the plan was saved" in refused.output
+    assert not (lab["sandboxes"]["web1"] / "app.conf").exists()
+    both = cli(lab, "apply", str(lab["playbook"]), "--plan", str(saved), "--dry-run")
+    assert both.exit_code == 64
+
+
+def test_the_confirmed_plan_is_the_plan_that_runs(lab):
+    """Between the plan shown and the change, the host moved on: the change is stale."""
+    from dcctl.playbook.journal import Journal
+
+    inventory = load_inventory(lab["inventory"])
+    playbook = read_playbook(lab["playbook"])
+    transport_for = transports(inventory)
+    plan = plan_playbook(playbook, inventory, transport_for, limit="web1")
+    box1 = lab["sandboxes"]["web1"]
+    (box1 / "app.conf").write_text("changed by someone else\n")
+    options = RolloutOptions(lab["inventory"].parent / ".dcctl")
+    result = apply_plan(plan, playbook, inventory, transport_for, options)
+    [host] = result.hosts
+    assert host.status == "stale" and host.stale == [f"file {box1}/app.conf"]
+    assert (box1 / "app.conf").read_text() == "changed by someone else\n"
+    assert (box1 / "initialised").exists()  # the others ran
+    events = Journal(options.state_dir / "runs", result.run_id).read().events
+    assert any(e.get("event") == "change_stale" for e in events)

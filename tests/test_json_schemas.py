@@ -104,7 +104,7 @@ COMMANDS = [
     ),
     (["health", "--from-bundle", BUNDLE], "health", "health.host"),
 ]
-TOP_LEVEL = {kind for _, kind, _ in COMMANDS} | {"apply.plan"}
+TOP_LEVEL = {kind for _, kind, _ in COMMANDS} | {"apply.plan", "apply.saved"}
 
 
 @pytest.mark.parametrize(("args", "kind", "line_kind"), COMMANDS, ids=lambda a: str(a)[:40])
@@ -137,11 +137,15 @@ def test_apply_plan_json_matches_docs(tmp_path):
     lines = runner.invoke(app, ["-o", "jsonl", *args]).stdout.splitlines()
     assert len(lines) == 1  # one host, one line
     check(json.loads(lines[0]), "apply.host", line=True, where="apply.host")
+    saved = tmp_path / "plan.json"
+    result = runner.invoke(app, [*args, "--save-plan", str(saved)])
+    assert result.exit_code == 2, result.output
+    check(json.loads(saved.read_text()), "apply.saved", line=True, where="apply.saved")
 
 
 def test_every_documented_kind_is_produced_and_every_writer_documented():
     produced = {k for _, kind, line in COMMANDS for k in (kind, line)}
-    produced |= {"apply.plan", "apply.host", "diagnostic"}
+    produced |= {"apply.plan", "apply.host", "apply.saved", "diagnostic"}
     assert set(KINDS) == produced
     text = DOC.read_text()
     for name in WRITERS:

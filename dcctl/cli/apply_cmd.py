@@ -24,8 +24,30 @@ def apply(
     ctx: typer.Context,
     playbook_file: Annotated[Path, typer.Argument(metavar="PLAYBOOK", help="Playbook file.")],
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show the changes and stop (exit 2 if any).")
+        bool,
+        typer.Option("--dry-run", "--check", help="Show the changes and stop (exit 2 if any)."),
     ] = False,
+    diff: Annotated[
+        bool,
+        typer.Option("--diff", help="Accepted for Ansible users: diffs are always shown."),
+    ] = False,
+    save_plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-plan",
+            metavar="FILE",
+            help="With --dry-run: write the plan shown, to apply later with --plan FILE.",
+        ),
+    ] = None,
+    saved_plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            metavar="FILE",
+            help="Apply exactly this saved plan: a change the host no longer matches is "
+            "stale and not applied (exit 3).",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Apply without asking.")] = False,
     limit: Annotated[
         str | None, typer.Option("-l", "--limit", metavar="PATTERN", help="Only these hosts.")
@@ -60,22 +82,33 @@ def apply(
     """Converge hosts to a playbook: plan (read only), show, ask, then apply in batches.
 
     Exit status: dry-run 0 (nothing to change) or 2 (changes pending); apply 0; 3 when a host
-    could not be read or applied (3 wins over 2); 4 when another apply holds the inventory's
+    could not be read or applied, or a change is stale (the host changed since the plan was
+    shown or saved: not applied) (3 wins over 2); 4 when another apply holds the inventory's
     lock; 130 when interrupted (Ctrl-C: changes in flight finish, no new one starts).
     """
     from dcctl.playbook.executor import RolloutOptions, apply_plan, resume_skip
     from dcctl.playbook.journal import check_run_id
     from dcctl.playbook.lock import default_state_dir
     from dcctl.playbook.planner import plan_playbook
+    from dcctl.playbook.saved import keep_saved, load_plan
+    from dcctl.playbook.saved import save_plan as write_saved_plan
     from dcctl.playbook.schema import check_playbook, read_playbook
     from dcctl.render.plan import render_plan
     from dcctl.survey.fleet import make_transport
     from dcctl.transport.ssh import SshContext
 
+    del diff  # diffs are always part of the plan shown
     state: State = ctx.obj
+    if save_plan is not None and not dry_run:
+        raise InputError("--save-plan writes the plan a --dry-run shows: add --dry-run")
+    if saved_plan is not None and (dry_run or limit):
+        raise InputError("--plan applies a saved plan as it was made: no --dry-run, no --limit")
     inventory = state.inventory()
     playbook = read_playbook(playbook_file)
     check_playbook(playbook, inventory)  # before any host is contacted
+    saved = load_plan(saved_plan, playbook, inventory) if saved_plan is not None else None
+    if saved is not None:
+        limit = saved.limit
     context = SshContext()
 
     def transport_for(host: str) -> Transport:
@@ -88,6 +121,10 @@ def apply(
         for warning in warnings:
             state.err.print(f"[yellow]{escape(warning)}[/yellow]", soft_wrap=True)
     plan = plan_playbook(playbook, inventory, transport_for, limit=limit, forks=forks)
+    if saved is not None:
+        plan = keep_saved(plan, saved)
+    if save_plan is not None:
+        write_saved_plan(save_plan, plan, playbook, inventory, limit)
     state.emit(
         Output(
             "apply.plan",
@@ -98,18 +135,21 @@ def apply(
         )
     )
     # A host that could not be read is never "as desired": 3 wins over 2 (changes pending).
+    if save_plan is not None:
+        state.note(f"plan saved to {save_plan}: apply it with --plan {save_plan}")
     if dry_run:
         if plan.failed:
             raise typer.Exit(int(ExitCode.HOSTS_FAILED))
         raise typer.Exit(int(ExitCode.CHANGES_PENDING if plan.pending else ExitCode.OK))
     if not plan.pending:
-        if plan.failed:
+        if plan.failed or plan.stale:
             raise typer.Exit(int(ExitCode.HOSTS_FAILED))
         return
     if not yes:
         if not sys.stdin.isatty():
             raise InputError("not a terminal: pass --yes to apply without confirmation")
         if not typer.confirm(f"Apply {plan.pending} change(s)?", default=False):
+            state.err.print("nothing was applied")
             raise typer.Exit(int(ExitCode.OK))
 
     def health(hosts: list[str]) -> dict[str, set[str]]:
@@ -146,13 +186,15 @@ def apply(
     if result.stopped:
         state.err.print(f"[red]{escape(plan.mask(result.stopped))}[/red]", soft_wrap=True)
     done = sum(1 for h in result.hosts if h.status == "done")
+    applied = sum(h.applied for h in result.hosts)
     state.note(
-        f"run {result.run_id}: {done} host(s) done, {len(result.unfinished)} not finished"
+        f"run {result.run_id}: applied {applied} change(s); {done} host(s) done, "
+        f"{len(result.unfinished)} not finished"
         + (f" (dcctl apply ... --resume {result.run_id} continues)" if result.unfinished else "")
     )
     if result.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
-    if result.unfinished or result.stopped:
+    if result.unfinished or result.stopped or plan.stale:
         raise typer.Exit(int(ExitCode.HOSTS_FAILED))
 
 

@@ -50,9 +50,10 @@ class HostResult:
     """How applying to one host ended."""
 
     host: str
-    status: str  # done, failed, skipped, not_started, interrupted
+    status: str  # done, failed, stale, skipped, not_started, interrupted
     applied: int = 0
     error: str | None = None
+    stale: list[str] = field(default_factory=list)  # changes not applied: the host moved on
 
 
 @dataclass
@@ -71,8 +72,10 @@ class ApplyResult:
 
     @property
     def unfinished(self) -> list[HostResult]:
-        """Hosts not applied to the end: failed, interrupted, or never started."""
-        return [h for h in self.hosts if h.status in ("failed", "interrupted", "not_started")]
+        """Hosts not applied to the end: failed, stale, interrupted, or never started."""
+        return [
+            h for h in self.hosts if h.status in ("failed", "stale", "interrupted", "not_started")
+        ]
 
 
 def batches(hosts: Sequence[str], inventory: Inventory, batch_by: str | None) -> list[list[str]]:
@@ -133,8 +136,17 @@ def apply_host(
     try:
         journal.write("host_start", plan.host, changes=len(plan.changes))
         transport.connect()
-        for resource, outcome in zip(resources, plan.outcomes, strict=True):
-            if outcome.change is None:
+        now = plan_host(transport, resources, how)  # the plan shown is the plan that runs
+        if now.error:
+            raise RuntimeError(now.error)
+        for resource, outcome, current in zip(resources, plan.outcomes, now.outcomes,
+                                              strict=True):  # fmt: skip
+            if outcome.change is None or current.change is None:
+                continue
+            if current.change.fingerprint() != outcome.change.fingerprint():
+                label = outcome.change.shown(outcome.change.resource)
+                result.stale.append(label)
+                journal.write("change_stale", plan.host, resource=label)
                 continue
             if stop is not None and stop.is_set():
                 result.status = "interrupted" if result.applied else "not_started"
@@ -163,6 +175,12 @@ def apply_host(
                     )
             result.applied += 1
             journal.write("change_applied", plan.host, **change.to_dict())
+        if result.stale:
+            result.status = "stale"
+            result.error = (
+                f"{len(result.stale)} change(s) not applied: the host changed since the plan "
+                f"was made ({', '.join(result.stale)})"
+            )
     except JournalError as exc:
         result.status, result.error = "failed", str(exc)
     except Exception as exc:

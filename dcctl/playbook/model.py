@@ -6,6 +6,8 @@ everywhere a plan is displayed or serialised.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +42,15 @@ class Change:
             "commands": [self.shown(c.display()) for c in self.commands],
         }
 
+    def fingerprint(self) -> str:
+        """A digest of what this change is (resource, before, after, commands), secrets masked.
+
+        Two reads of a host give the same fingerprint exactly when the same change would run:
+        how a saved plan, or the plan a person confirmed, is told from the host's state now.
+        """
+        text = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -49,9 +60,13 @@ class Outcome:
     change: Change | None
     ok_reason: str = ""  # "already 268435456" when no change is needed
     error: str | None = None  # why its state could not be read (then it is neither)
+    #: Why the change that was planned (and seen) no longer matches the host: not applied.
+    stale: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
+        if self.stale is not None:
+            return {"resource": self.resource, "changed": False, "stale": self.stale}
         if self.error is not None:
             return {"resource": self.resource, "changed": False, "error": self.error}
         if self.change is None:
@@ -71,6 +86,11 @@ class HostPlan:
     def changes(self) -> list[Change]:
         """Only the outcomes that change something."""
         return [o.change for o in self.outcomes if o.change is not None]
+
+    @property
+    def stale(self) -> list[Outcome]:
+        """Changes that were planned but no longer match the host."""
+        return [o for o in self.outcomes if o.stale is not None]
 
 
 @dataclass
@@ -92,6 +112,11 @@ class Plan:
         return sum(len(h.changes) for h in self.hosts)
 
     @property
+    def stale(self) -> int:
+        """Planned changes that no longer match their host (a saved plan that aged)."""
+        return sum(len(h.stale) for h in self.hosts)
+
+    @property
     def failed(self) -> list[HostPlan]:
         """Hosts that could not be planned: unreachable, timed out, or a resource not read."""
         return [h for h in self.hosts if h.error]
@@ -101,6 +126,7 @@ class Plan:
         raw = {
             "playbook": self.playbook,
             "pending": self.pending,
+            "stale": self.stale,
             "failed": len(self.failed),
             "hosts": [
                 {"host": h.host, "error": h.error, "resources": [o.to_dict() for o in h.outcomes]}

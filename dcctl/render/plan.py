@@ -16,12 +16,16 @@ def render_plan(console: Console, plan: Plan) -> None:
     changes: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
     unchanged: dict[int, set[str]] = defaultdict(set)
     errors: dict[str, set[str]] = defaultdict(set)
+    stale: dict[tuple[str, str], set[str]] = defaultdict(set)
     for host in plan.hosts:
         if host.error:
             errors[host.error].add(host.host)
         same = 0
         for outcome in host.outcomes:
             change = outcome.change
+            if outcome.stale is not None:
+                stale[(plan.mask(outcome.resource), plan.mask(outcome.stale))].add(host.host)
+                continue
             if outcome.error is not None:
                 continue  # reported with the host's error below
             if change is None:
@@ -56,12 +60,20 @@ def render_plan(console: Console, plan: Plan) -> None:
             console.print(
                 f"{escape(str(NodeSet.from_names(hosts)))}: {count} resource(s) already as desired"
             )
+    for (resource, why), hosts in sorted(stale.items()):
+        console.print(
+            f"[red]{escape(str(NodeSet.from_names(hosts)))}: {escape(resource)}: stale, not "
+            f"applied: {escape(why)}[/red]",
+            soft_wrap=True,
+        )
     for error, hosts in sorted(errors.items()):
         console.print(
             f"[red]{escape(str(NodeSet.from_names(hosts)))}: {escape(plan.mask(error))}[/red]",
             soft_wrap=True,
         )
     failed = f"; {len(plan.failed)} host(s) not read (see above)" if plan.failed else ""
+    if plan.stale:
+        failed += f"; {plan.stale} change(s) stale (not applied)"
     console.print(
         f"{plan.pending} change(s) pending on {sum(1 for h in plan.hosts if h.changes)} host(s)"
         + failed
