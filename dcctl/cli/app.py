@@ -18,6 +18,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from dcctl import __version__
+from dcctl.cli import help_style
 from dcctl.cli.state import State
 from dcctl.errors import DcctlError, ExitCode, InputFileError
 from dcctl.render.diagnostics import render_text, summary_line
@@ -29,7 +30,8 @@ _TABLE = OutputFormat("table")
 
 #: Options of the root command that may also be written after a sub-command.
 VALUE_OPTIONS = ("-i", "--inventory", "-o", "--output")
-FLAG_OPTIONS = ("--no-color", "-v", "-vv", "-vvv", "--verbose", "-q", "--quiet")
+FLAG_OPTIONS = ("--no-color", "-v", "-vv", "-vvv", "--verbose", "-q", "--quiet", "--version")
+help_style.install()
 
 
 def hoist_global_options(args: Sequence[str]) -> list[str]:

@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from dcctl.cli.state import State
 from dcctl.errors import ExitCode, InputError
+from dcctl.model.reasons import fold_reasons
 from dcctl.render.output import Output
 from dcctl.transport.base import Transport
 
@@ -179,10 +180,13 @@ def apply(
             health=health if health_gate else None, stop=stop,
         )  # fmt: skip
     context.close()
-    for host in result.hosts:
-        if host.status not in ("done", "skipped"):
-            why = escape(plan.mask(host.error or ""))
-            state.err.print(f"{escape(host.host)}: {host.status} {why}", soft_wrap=True)
+    not_done = [
+        (h.host, f"{h.status} {plan.mask(h.error or '')}".strip())
+        for h in result.hosts
+        if h.status not in ("done", "skipped")
+    ]
+    for hosts, why in fold_reasons(not_done):
+        state.err.print(f"{escape(str(hosts))}: {escape(why)}", soft_wrap=True)
     if result.stopped:
         state.err.print(f"[red]{escape(plan.mask(result.stopped))}[/red]", soft_wrap=True)
     done = sum(1 for h in result.hosts if h.status == "done")

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dcctl.model.nodeset import NodeSet
+from dcctl.model.reasons import without_address
 from dcctl.survey.health import FleetHealth
 
 _STYLE = {"ok": "green", "warning": "yellow", "critical": "bold red", "unknown": "magenta"}
@@ -23,7 +24,7 @@ def render_health(console: Console, fleet: FleetHealth) -> None:
                 f" → {f.action.value} [{f.source or f.probe}]"
                 for f in sorted(h.findings, key=lambda f: (-f.severity, f.code))
             )
-            + tuple(f"unknown {k}: {v}" for k, v in sorted(h.unknown.items()))
+            + tuple(f"unknown {k}: {without_address(v)}" for k, v in sorted(h.unknown.items()))
             + tuple(h.notes)
         )
         groups[(h.verdict, tuple(h.actions), lines)].add(h.host)

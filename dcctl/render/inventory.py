@@ -10,7 +10,12 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from dcctl.inventory.power import kw
+from dcctl.render.columns import print_columns
 from dcctl.render.console import new_table
+
+#: Longer tables print as plain columns even at a terminal: a boxed table of thousands of rows
+#: takes seconds to lay out and is read with a pager or grep anyway.
+PLAIN_ROWS = 500
 
 
 def _pct_style(pct: float | None) -> str:
@@ -34,8 +39,25 @@ def _load(nominal: float, budget: float | None, word: str = "budget") -> str:
 def render_host_table(
     console: Console, records: Sequence[dict[str, Any]], caption: str | None
 ) -> None:
-    """The ``inventory list`` table."""
-    table = new_table(console, "HOST", "ADDRESS", "TRANSPORT", "PROFILE", "RACK", "PDU", "GROUPS")
+    """The ``inventory list`` table: boxed at a terminal, plain columns in a pipe or when long.
+
+    Host and address are never cut (at 80 columns the other columns wrap instead).
+    """
+    headers = ("HOST", "ADDRESS", "TRANSPORT", "PROFILE", "RACK", "PDU", "GROUPS")
+    if not console.is_terminal or len(records) > PLAIN_ROWS:
+        rows = [
+            (r["name"], r["address"], r["transport"], r["profile"] or "-", r["rack"] or "-",
+             ",".join(r["pdus"]) or "-", ",".join(r["groups"]) or "-")
+            for r in records
+        ]  # fmt: skip
+        print_columns(console, headers, rows)
+        if caption:
+            console.file.write(caption + "\n")
+        return
+    table = new_table(console, *headers)
+    for column, key in zip(table.columns[:2], ("name", "address"), strict=True):
+        column.no_wrap = True
+        column.min_width = max((len(r[key]) for r in records), default=4)
     for r in records:
         table.add_row(
             escape(r["name"]),

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dcctl.model.nodeset import NodeSet
+from dcctl.model.reasons import without_address
 from dcctl.playbook.model import Plan
 
 
@@ -19,7 +20,7 @@ def render_plan(console: Console, plan: Plan) -> None:
     stale: dict[tuple[str, str], set[str]] = defaultdict(set)
     for host in plan.hosts:
         if host.error:
-            errors[host.error].add(host.host)
+            errors[without_address(host.error)].add(host.host)
         same = 0
         for outcome in host.outcomes:
             change = outcome.change
@@ -34,8 +35,8 @@ def render_plan(console: Console, plan: Plan) -> None:
             # Masked first, shortened after: no part of a secret survives a cut.
             key = (
                 plan.mask(change.resource),
-                _short(plan.mask(change.before)),
-                _short(plan.mask(change.after)),
+                _short(plan.mask(change.before), cut=console.is_terminal),
+                _short(plan.mask(change.after), cut=False),  # the target value is never cut
                 plan.mask(change.reason + ("\n" + change.diff.rstrip("\n") if change.diff else "")),
             )
             changes[key].add(host.host)
@@ -80,10 +81,14 @@ def render_plan(console: Console, plan: Plan) -> None:
     )
 
 
-def _short(text: str) -> str:
+def _short(text: str, *, cut: bool) -> str:
+    """The first line, `` …`` when more follow (the diff shows them).
+
+    Cut at 60 characters only when ``cut`` (at a terminal, for the value before).
+    """
     first = text.strip().splitlines()
     if not first:
         return "(empty)"
     line = first[0]
     more = " …" if len(first) > 1 else ""
-    return (line[:60] + "…" if len(line) > 60 else line) + more
+    return (line[:60] + "…" if cut and len(line) > 60 else line) + more

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from dcctl.checks.findings import Severity
 from dcctl.model.nodeset import NodeSet
+from dcctl.model.reasons import without_address
 from dcctl.probes.gather import HostReport
 from dcctl.probes.summary import summarize
 from dcctl.render.console import new_table
@@ -63,7 +64,8 @@ def render_probe_reports(
     failures: dict[tuple[str, str], set[str]] = defaultdict(set)
     for report in reports:
         if report.status.value != "ok":
-            failures[(report.status.value, "; ".join(report.errors) or "failed")].add(report.host)
+            reason = without_address("; ".join(report.errors) or "failed")
+            failures[(report.status.value, reason)].add(report.host)
     if failures:
         table = new_table(console, "STATUS", "HOSTS", "REASON")
         for (status, reason), hosts in sorted(failures.items()):
