@@ -40,7 +40,11 @@ class Resource(Protocol):
         """Read-only commands whose outputs ``plan`` compares with the desired state."""
 
     def plan(self, outputs: Mapping[str, Output]) -> Outcome:
-        """The change needed (or why none is), from the read outputs."""
+        """The change needed (or why none is), from the read outputs.
+
+        A pure function of ``self`` and ``outputs`` (the planner reuses the outcome for every
+        host that read the same); never reads anything else.
+        """
 
 
 def write_file(path: str, content: str) -> Command:
