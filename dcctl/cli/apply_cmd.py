@@ -95,7 +95,9 @@ def apply(
     from dcctl.playbook.saved import save_plan as write_saved_plan
     from dcctl.playbook.schema import check_playbook, read_playbook
     from dcctl.render.plan import render_plan
+    from dcctl.render.progress import RolloutProgress
     from dcctl.survey.fleet import make_transport
+    from dcctl.survey.gate import gate_probe
     from dcctl.transport.ssh import SshContext
 
     del diff  # diffs are always part of the plan shown
@@ -153,31 +155,15 @@ def apply(
             state.err.print("nothing was applied")
             raise typer.Exit(int(ExitCode.OK))
 
-    def health(hosts: list[str]) -> dict[str, set[str]]:
-        """Warning-or-worse findings (and not-ok status) per host, from a quick probe."""
-        from dcctl.checks.findings import Severity
-        from dcctl.probes.registry import select_probes
-        from dcctl.survey.fleet import ProbeOptions, probe_fleet
-
-        reports = probe_fleet(
-            inventory, hosts, select_probes(["gpu", "storage"]), ProbeOptions(forks=forks),
-            context=SshContext(),
-        )  # fmt: skip
-        out: dict[str, set[str]] = {}
-        for report in reports:
-            codes = {f.code for f in report.findings if f.severity >= Severity.warning}
-            if report.status.value != "ok":
-                codes.add(report.status.value)
-            out[report.host] = codes
-        return out
-
     options = RolloutOptions(
         state_dir, resume, batch_by=batch_by, max_fail_percent=max_fail_percent, forks=forks
     )
-    with interrupt_stops() as stop:
+    total = sum(1 for h in plan.hosts if h.changes and h.host not in skip)
+    with interrupt_stops() as stop, RolloutProgress(state.err, total) as progress:
         result = apply_plan(
             plan, playbook, inventory, transport_for, options, skip=skip,
-            health=health if health_gate else None, stop=stop,
+            health=gate_probe(inventory, forks) if health_gate else None, stop=stop,
+            handlers=[progress],
         )  # fmt: skip
     context.close()
     not_done = [

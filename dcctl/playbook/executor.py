@@ -10,7 +10,6 @@ the hosts that did not finish.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -20,10 +19,27 @@ from pathlib import Path
 from dcctl.errors import InputError
 from dcctl.inventory.model import Inventory
 from dcctl.model.command import CommandResult
+from dcctl.playbook.events import (
+    BatchFinished,
+    BatchStarted,
+    Bus,
+    ChangeApplied,
+    ChangeStale,
+    Event,
+    Handler,
+    HealthGate,
+    HealthProbe,
+    HostFinished,
+    HostStarted,
+    JournalHandler,
+    RolloutStopped,
+    RunFinished,
+    RunStarted,
+)
 from dcctl.playbook.journal import Journal, JournalError, digest_files, new_run_id
 from dcctl.playbook.lock import inventory_lock
 from dcctl.playbook.model import HostPlan, Plan
-from dcctl.playbook.planner import become, host_resources, plan_host
+from dcctl.playbook.planner import ResourceMemo, become, host_resources, plan_host
 from dcctl.playbook.resources.base import Resource
 from dcctl.playbook.schema import Playbook
 from dcctl.transport.base import Transport
@@ -123,18 +139,20 @@ def apply_host(
     resources: Sequence[Resource],
     plan: HostPlan,
     how: str | None,
-    journal: Journal,
+    emit: Callable[[Event], object],
     stop: threading.Event | None = None,
 ) -> HostResult:
     """Apply a host's changes in order, each re-read just before it runs.
 
+    First the host is read once and each planned change compared with what it would be now:
+    one that differs is stale (the host moved on since the plan was shown) and is not applied.
     Two resources may touch one file (a line added, another removed): each is planned again
     against the state its predecessors left, so no change undoes another. Once ``stop`` is set
     no further change starts: the host ends ``interrupted`` (or ``not_started``).
     """
     result = HostResult(plan.host, "done")
     try:
-        journal.write("host_start", plan.host, changes=len(plan.changes))
+        emit(HostStarted(plan.host, len(plan.changes)))
         transport.connect()
         now = plan_host(transport, resources, how)  # the plan shown is the plan that runs
         if now.error:
@@ -146,12 +164,11 @@ def apply_host(
             if current.change.fingerprint() != outcome.change.fingerprint():
                 label = outcome.change.shown(outcome.change.resource)
                 result.stale.append(label)
-                journal.write("change_stale", plan.host, resource=label)
+                emit(ChangeStale(plan.host, label))
                 continue
             if stop is not None and stop.is_set():
                 result.status = "interrupted" if result.applied else "not_started"
                 result.error = "stopped before its next change (interrupted)"
-                journal.write("host_interrupted", plan.host, applied=result.applied)
                 return result
             fresh = plan_host(transport, [resource], how)
             if fresh.error:
@@ -174,20 +191,15 @@ def apply_host(
                         f"({check.error or 'read back'})"
                     )
             result.applied += 1
-            journal.write("change_applied", plan.host, **change.to_dict())
+            emit(ChangeApplied(plan.host, change.to_dict()))
         if result.stale:
             result.status = "stale"
             result.error = (
                 f"{len(result.stale)} change(s) not applied: the host changed since the plan "
                 f"was made ({', '.join(result.stale)})"
             )
-    except JournalError as exc:
+    except Exception as exc:  # a journal that cannot be written fails the host the same way
         result.status, result.error = "failed", str(exc)
-    except Exception as exc:
-        result.status, result.error = "failed", str(exc)
-        # The run stops on a journal failure by itself; this host is failed either way.
-        with contextlib.suppress(JournalError):
-            journal.write("host_failed", plan.host, error=result.error)
     return result
 
 
@@ -238,19 +250,24 @@ def apply_plan(
     options: RolloutOptions,
     *,
     skip: set[str] | None = None,
-    health: Callable[[list[str]], dict[str, set[str]]] | None = None,
+    health: HealthProbe | None = None,
     stop: threading.Event | None = None,
+    handlers: Sequence[Handler] = (),
 ) -> ApplyResult:
     """Apply a plan (see the module docstring); returns every host's result.
 
-    ``health`` is the gate between batches: it returns, per host, the problems a probe sees
-    (finding codes, or "unreachable"); a problem a host did not have before its batch is a
-    regression, and the rollout stops there. ``stop`` (set on Ctrl-C) starts no new host and no
-    new change; changes in flight finish, every host is classified, then the lock is released.
-    A journal that cannot be written stops the run the same way.
+    The rollout is a stream of events (:mod:`dcctl.playbook.events`): the journal and
+    ``handlers`` (a progress bar, drain/resume steps) subscribe to it, and any handler may stop
+    it after a batch. ``health`` is shorthand for a :class:`HealthGate`: per host, the problems
+    a probe sees; one a host did not have before its batch stops the rollout there. ``stop``
+    (set on Ctrl-C) starts no new host and no new change; changes in flight finish, every host
+    is classified, then the lock is released. A journal that cannot be written stops the run
+    the same way.
     """
     run_id = options.run_id or new_run_id()
     journal = Journal(options.state_dir / "runs", run_id, plan.secrets | playbook.secret_values)
+    gate = [HealthGate(health)] if health is not None else []
+    bus = Bus([JournalHandler(journal), *handlers, *gate])
     result = ApplyResult(run_id)
     skip = skip or set()
     stop = stop or threading.Event()
@@ -258,8 +275,7 @@ def apply_plan(
     todo = [h.host for h in plan.hosts if h.changes and not h.error and h.host not in skip]
     with inventory_lock(options.state_dir / "locks", inventory.files):
         try:
-            journal.write("run_start", playbook=playbook.name, hosts=todo,
-                          **run_digests(playbook, inventory))  # fmt: skip
+            bus.emit(RunStarted(playbook.name, todo, run_digests(playbook, inventory)))
             for h in plan.hosts:
                 if h.host in skip:
                     result.hosts.append(
@@ -269,10 +285,11 @@ def apply_plan(
                     result.hosts.append(HostResult(h.host, "failed", error=h.error))
                 elif not h.changes:
                     result.hosts.append(HostResult(h.host, "done"))
-                    journal.write("host_done", h.host, changes=0)
-            _roll_out(plan, playbook, inventory, transport_for, options, todo, by_host,
-                      journal, result, health, stop)  # fmt: skip
-            journal.write("run_end", failed=len(result.failed), stopped=result.stopped)
+                    bus.emit(HostFinished(h.host, "done"))
+            rollout = _Rollout(plan, playbook, inventory, transport_for, options, by_host,
+                               journal, bus, result, stop)  # fmt: skip
+            rollout.run(todo)
+            bus.emit(RunFinished(len(result.failed), result.stopped))
         except JournalError as exc:
             result.stopped = f"stopped: {exc}"
             done = {h.host for h in result.hosts}
@@ -286,83 +303,80 @@ def apply_plan(
     return result
 
 
-def _roll_out(
-    plan: Plan,
-    playbook: Playbook,
-    inventory: Inventory,
-    transport_for: Callable[[str], Transport],
-    options: RolloutOptions,
-    todo: list[str],
-    by_host: dict[str, HostPlan],
-    journal: Journal,
-    result: ApplyResult,
-    health: Callable[[list[str]], dict[str, set[str]]] | None,
-    stop: threading.Event,
-) -> None:
-    """Batch after batch; stops on Ctrl-C, a journal failure, the health gate or failures."""
-    planned = batches(todo, inventory, options.batch_by)
-    total = len(todo)
+@dataclass
+class _Rollout:
+    """Batch → run → gate, emitting the events handlers act on."""
 
-    def work(host: str) -> HostResult:
-        if stop.is_set() or journal.failure is not None:
-            return HostResult(host, "not_started", error=_why_stopped(stop, journal))
-        transport = transport_for(host)
+    plan: Plan
+    playbook: Playbook
+    inventory: Inventory
+    transport_for: Callable[[str], Transport]
+    options: RolloutOptions
+    by_host: dict[str, HostPlan]
+    journal: Journal
+    bus: Bus
+    result: ApplyResult
+    stop: threading.Event
+
+    def __post_init__(self) -> None:
+        self.memo = ResourceMemo(self.playbook, self.inventory)
+
+    def run(self, todo: list[str]) -> None:
+        """Batch after batch; stops on Ctrl-C, a journal failure, a handler or failures."""
+        planned = batches(todo, self.inventory, self.options.batch_by)
+        for number, batch in enumerate(planned, 1):
+            rest = [h for b in planned[number:] for h in b]
+            self.bus.emit(BatchStarted(number, len(planned), batch, self.stop.is_set()))
+            outcomes = fan_out(batch, self.host, forks=self.options.forks)
+            for o in outcomes:
+                self.result.hosts.append(o.value or HostResult(o.host, "failed", error=o.error))
+            if self.journal.failure is not None:
+                raise JournalError(self.journal.failure)
+            if self.stop.is_set():
+                self.result.interrupted = True
+                self.result.hosts += [HostResult(h, "not_started", error="interrupted")
+                                      for h in rest]  # fmt: skip
+                self._stopped(f"interrupted during batch {number}/{len(planned)}", True)
+                return
+            statuses = {h.host: h.status for h in self.result.hosts if h.host in batch}
+            reason = self.bus.emit(BatchFinished(number, len(planned), batch, statuses))
+            if reason is None:
+                reason = self._over_budget(todo, number, len(planned))
+            if reason is not None:
+                self.result.hosts += [HostResult(h, "not_started") for h in rest]
+                self._stopped(reason, False)
+                return
+
+    def host(self, host: str) -> HostResult:
+        """Apply to one host, verify it, and say how it ended."""
+        if self.stop.is_set() or self.journal.failure is not None:
+            return HostResult(host, "not_started", error=_why_stopped(self.stop, self.journal))
+        transport = self.transport_for(host)
         try:
-            resources = host_resources(playbook, inventory, host)
-            outcome = apply_host(
-                transport, resources, by_host[host], playbook.become, journal, stop
-            )
+            outcome = apply_host(transport, self.memo.resources(host), self.by_host[host],
+                                 self.playbook.become, self.bus.emit, self.stop)  # fmt: skip
         finally:
             transport.close()
         if outcome.status == "done":
-            problem = verify(playbook, inventory, transport_for, host)
+            problem = verify(self.playbook, self.inventory, self.transport_for, host)
             if problem is not None:
                 outcome.status, outcome.error = "failed", problem
-                journal.write("host_failed", host, error=problem)
-            else:
-                journal.write("host_done", host, changes=outcome.applied)
+        self.bus.emit(HostFinished(host, outcome.status, outcome.applied, outcome.error))
         return outcome
 
-    for number, batch in enumerate(planned, 1):
-        rest = [h for b in planned[number:] for h in b]
-        before = health(batch) if health is not None and not stop.is_set() else {}
-        outcomes = fan_out(batch, work, forks=options.forks)
-        for o in outcomes:
-            result.hosts.append(o.value or HostResult(o.host, "failed", error=o.error))
-        if journal.failure is not None:
-            raise JournalError(journal.failure)
-        if stop.is_set():
-            result.interrupted = True
-            result.hosts += [HostResult(h, "not_started", error="interrupted") for h in rest]
-            result.stopped = f"interrupted during batch {number}/{len(planned)}"
-            journal.write(
-                "run_interrupted",
-                reason=result.stopped,
-                hosts={h.host: h.status for h in result.hosts if h.host in by_host},
+    def _over_budget(self, todo: list[str], number: int, batches_total: int) -> str | None:
+        failed = len([h for h in self.result.hosts if h.status == "failed" and h.host in todo])
+        if todo and 100.0 * failed / len(todo) > self.options.max_fail_percent:
+            return (
+                f"stopped after batch {number}/{batches_total}: {failed} of {len(todo)} hosts "
+                f"failed (more than --max-fail-percent {self.options.max_fail_percent:g})"
             )
-            return
-        if health is not None:
-            after = health(batch)
-            new = {
-                h: sorted(after.get(h, set()) - before.get(h, set()))
-                for h in batch
-                if after.get(h, set()) - before.get(h, set())
-            }
-            if new:
-                worst = "; ".join(f"{h}: {', '.join(codes)}" for h, codes in sorted(new.items()))
-                result.hosts += [HostResult(h, "not_started") for h in rest]
-                result.stopped = f"health gate after batch {number}: new problems: {worst}"
-                journal.write("run_stopped", reason=result.stopped)
-                return
-        failed = len([h for h in result.hosts if h.status == "failed" and h.host in todo])
-        if total and 100.0 * failed / total > options.max_fail_percent:
-            result.hosts += [HostResult(h, "not_started") for h in rest]
-            result.stopped = (
-                f"stopped after batch {number}/{len(planned)}: {failed} of {total} hosts "
-                f"failed (more than --max-fail-percent {options.max_fail_percent:g})"
-            )
-            journal.write("run_stopped", reason=result.stopped)
-            return
+        return None
+
+    def _stopped(self, reason: str, interrupted: bool) -> None:
+        self.result.stopped = reason
+        statuses = {h.host: h.status for h in self.result.hosts if h.host in self.by_host}
+        self.bus.emit(RolloutStopped(reason, interrupted, statuses))
 
 
 def _why_stopped(stop: threading.Event, journal: Journal) -> str:
