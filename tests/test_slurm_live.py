@@ -1,0 +1,92 @@
+"""The Slurm readers against a real Slurm started by the test (tests/slurm_harness.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from dcctl.scheduler.slurm_nodes import (
+    SchedulerUnreachableError,
+    check_reachable,
+    parse_scontrol_nodes,
+    parse_sinfo_json,
+)
+from tests.slurm_harness import SlurmCluster, slurm_available
+
+reason = slurm_available()
+pytestmark = pytest.mark.skipif(
+    reason is not None and not os.environ.get("CI"), reason=reason or ""
+)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # Not under pytest's tmp: munged runs as the munge user and must traverse every parent.
+    root = Path(tempfile.mkdtemp(prefix="dcctl-slurm-"))
+    try:
+        with SlurmCluster(root, nodes=3) as c:
+            yield c
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def nodes(cluster):
+    run = cluster.run(["scontrol", "-o", "-d", "show", "node"])
+    check_reachable(run.stdout + run.stderr, run.returncode)
+    return {n.name: n for n in parse_scontrol_nodes(run.stdout)}
+
+
+def test_readers_follow_a_drain_with_a_running_job(cluster):
+    job = cluster.run(["sbatch", "-w", "gpu002", "--gres=gpu:3", "-o", "/dev/null",
+                       "--wrap", "sleep 300"])  # fmt: skip
+    assert job.returncode == 0, job.stderr
+    job_id = job.stdout.split()[-1]
+    cluster.wait_for(lambda: nodes(cluster)["gpu002"].gpus_used == 3, 20, "job running")
+    assert cluster.run(["scontrol", "update", "nodename=gpu003", "state=drain",
+                        "reason=admin: bad fan"]).returncode == 0  # fmt: skip
+    assert cluster.run(["scontrol", "update", "nodename=gpu002", "state=drain",
+                        "reason=dcctl: xid_79"]).returncode == 0  # fmt: skip
+    now = nodes(cluster)
+    assert now["gpu002"].draining and now["gpu002"].owned_by("dcctl:")
+    assert now["gpu002"].gpu_indexes_used == (0, 1, 2)
+    assert now["gpu003"].drained and now["gpu003"].reason == "admin: bad fan"
+    js = {n.name: n for n in parse_sinfo_json(cluster.run(["sinfo", "--json"]).stdout)}
+    assert js == now  # both readers, the same moment
+    cluster.run(["scancel", job_id])
+    cluster.wait_for(lambda: nodes(cluster)["gpu002"].drained, 30, "gpu002 drained")
+    for node in ("gpu002", "gpu003"):
+        cluster.run(["scontrol", "update", f"nodename={node}", "state=resume"])
+    cluster.wait_for(lambda: not any(n.drain for n in nodes(cluster).values()), 20, "resumed")
+
+
+def test_a_stopped_controller_is_unreachable_in_bounded_time(cluster):
+    import signal
+    import subprocess
+    import time
+
+    pid = int((cluster.root / "run" / "slurmctld.pid").read_text())
+    os.kill(pid, signal.SIGTERM)
+    cluster.wait_for(lambda: not _alive(pid), 15, "slurmctld stopped")
+    started = time.monotonic()
+    try:
+        run = cluster.run(["scontrol", "-o", "show", "node"], timeout=20)
+        text, rc = run.stdout + run.stderr, run.returncode
+    except subprocess.TimeoutExpired:
+        text, rc = "", None
+    with pytest.raises(SchedulerUnreachableError):
+        check_reachable(text, rc)
+    assert time.monotonic() - started < 21
+    subprocess.run(["/usr/sbin/slurmctld"], env=cluster.env, check=True, capture_output=True)
+    cluster.wait_for(lambda: cluster.states() == {"idle"}, 30, "back after a restart")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
