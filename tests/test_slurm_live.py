@@ -90,3 +90,30 @@ def _alive(pid):
     except OSError:
         return False
     return True
+
+
+def test_owned_drain_and_resume_on_a_real_slurm(cluster):
+    from dcctl.scheduler.ownership import plan_drain, plan_resume
+
+    assert cluster.run(["scontrol", "update", "nodename=gpu003", "state=drain",
+                        "reason=admin: bad fan"]).returncode == 0  # fmt: skip
+    drain = plan_drain(nodes(cluster), ["gpu001", "gpu003"], "xid_79 (reset_gpu)")
+    assert [a.action for a in drain] == ["drain", "skip"]
+    assert "admin: bad fan" in drain[1].why
+    for action in drain:
+        if action.argv:
+            assert cluster.run(list(action.argv)).returncode == 0
+    now = nodes(cluster)
+    assert now["gpu001"].reason == "dcctl: xid_79 (reset_gpu)" and now["gpu001"].drained
+    assert now["gpu003"].reason == "admin: bad fan"  # an admin's drain stays
+    resume = plan_resume(now, ["gpu001", "gpu002", "gpu003"])
+    assert [a.action for a in resume] == ["resume", "skip", "skip"]
+    for action in resume:
+        if action.argv:
+            assert cluster.run(list(action.argv)).returncode == 0
+    cluster.wait_for(lambda: not nodes(cluster)["gpu001"].drain, 20, "gpu001 resumed")
+    assert nodes(cluster)["gpu003"].drain
+    forced = plan_resume(nodes(cluster), ["gpu003"], force=True)
+    assert forced[0].action == "resume" and "overrides 'admin: bad fan'" in forced[0].why
+    assert cluster.run(list(forced[0].argv)).returncode == 0
+    cluster.wait_for(lambda: not any(n.drain for n in nodes(cluster).values()), 20, "all resumed")
