@@ -10,7 +10,7 @@ from dcctl.cli import app
 COMMANDS = [
     [], ["apply"], ["probe"], ["validate"], ["health"], ["health", "baseline", "save"],
     ["inventory", "validate"], ["inventory", "list"], ["inventory", "show"], ["inventory", "tree"],
-    ["plan", "place"], ["plan", "power"], ["plan", "capacity"],
+    ["plan", "place"], ["plan", "power"], ["plan", "capacity"], ["drain"], ["resume"],
 ]  # fmt: skip
 
 

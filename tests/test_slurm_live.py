@@ -117,3 +117,52 @@ def test_owned_drain_and_resume_on_a_real_slurm(cluster):
     assert forced[0].action == "resume" and "overrides 'admin: bad fan'" in forced[0].why
     assert cluster.run(list(forced[0].argv)).returncode == 0
     cluster.wait_for(lambda: not any(n.drain for n in nodes(cluster).values()), 20, "all resumed")
+
+
+def test_drain_and_resume_commands(cluster, tmp_path):
+    from typer.testing import CliRunner
+
+    from dcctl.cli import app
+
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text("hosts:\n  - name: gpu[001-003]\n    address: 127.0.0.[1-3]\n")
+    env = {"SLURM_CONF": cluster.env["SLURM_CONF"]}
+
+    def dcctl(*args):
+        return CliRunner().invoke(app, ["-i", str(inv), *args], env=env)
+
+    assert cluster.run(["scontrol", "update", "nodename=gpu003", "state=drain",
+                        "reason=admin: bad fan"]).returncode == 0  # fmt: skip
+    dry = dcctl("drain", "-l", "gpu[001-003]", "--reason", "xid_79")
+    assert dry.exit_code == 2, dry.output
+    assert "gpu[001-002]: drain" in dry.output and "gpu003: skip" in dry.output
+    assert not nodes(cluster)["gpu001"].drain  # a dry run changes nothing
+    done = dcctl("drain", "-l", "gpu[001-003]", "--reason", "xid_79", "--yes")
+    assert done.exit_code == 0, done.output
+    now = nodes(cluster)
+    assert now["gpu001"].reason == now["gpu002"].reason == "dcctl: xid_79"
+    assert now["gpu003"].reason == "admin: bad fan"
+    assert dcctl("drain", "-l", "gpu[001-002]", "--reason", "xid_79").exit_code == 0  # nothing left
+    back = dcctl("resume", "-l", "gpu[001-003]", "--yes")
+    assert back.exit_code == 0, back.output
+    cluster.wait_for(lambda: not nodes(cluster)["gpu002"].drain, 20, "resumed")
+    assert nodes(cluster)["gpu003"].drain  # not ours: left drained
+    forced = dcctl("resume", "-l", "gpu003", "--force", "--yes")
+    assert forced.exit_code == 0 and "overrides 'admin: bad fan'" in forced.output
+    cluster.wait_for(lambda: not any(n.drain for n in nodes(cluster).values()), 20, "all back")
+
+
+def test_commands_with_the_controller_down_change_nothing_and_exit_3(tmp_path):
+    from typer.testing import CliRunner
+
+    from dcctl.cli import app
+
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text("hosts:\n  - name: gpu001\n    address: 127.0.0.1\n")
+    conf = tmp_path / "slurm.conf"  # a controller on a port nothing listens on
+    conf.write_text("ClusterName=none\nSlurmctldHost=localhost\nSlurmctldPort=2\n"
+                    "NodeName=gpu001 CPUs=1\nPartitionName=p Nodes=ALL\n")  # fmt: skip
+    result = CliRunner().invoke(app, ["-i", str(inv), "drain", "-l", "gpu001", "--reason", "x",
+                                      "--yes"], env={"SLURM_CONF": str(conf)})  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert "unreachable" in result.output

@@ -8,7 +8,15 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from dcctl.cli import apply_cmd, health_cmd, inventory_cmd, plan_cmd, probe_cmd, validate_cmd
+from dcctl.cli import (
+    apply_cmd,
+    health_cmd,
+    inventory_cmd,
+    plan_cmd,
+    probe_cmd,
+    slurm_cmd,
+    validate_cmd,
+)
 from dcctl.cli.app import app
 
 app.add_typer(inventory_cmd.app)
@@ -17,6 +25,8 @@ app.add_typer(health_cmd.app)
 app.command()(probe_cmd.probe)
 app.command()(apply_cmd.apply)
 app.command()(validate_cmd.validate)
+app.command()(slurm_cmd.drain)
+app.command()(slurm_cmd.resume)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from dcctl.errors import DcctlError
+from dcctl.errors import DcctlError, ExitCode
 
 #: Base states in which a drained node still runs jobs (DRAINING, not yet DRAINED).
 BUSY_STATES = frozenset({"mixed", "allocated", "completing"})
@@ -29,9 +29,13 @@ _KEY = re.compile(r"\s(?=[A-Za-z][A-Za-z0-9_:]*=)")
 class SlurmOutputError(DcctlError):
     """Slurm printed something this reader does not understand (never guessed at)."""
 
+    exit_code = ExitCode.HOSTS_FAILED
+
 
 class SchedulerUnreachableError(DcctlError):
     """slurmctld did not answer: the state is unknown, nothing may be decided from it."""
+
+    exit_code = ExitCode.HOSTS_FAILED
 
 
 @dataclass(frozen=True)
