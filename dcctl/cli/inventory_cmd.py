@@ -2,63 +2,26 @@
 
 from __future__ import annotations
 
-import os
-from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
+from dcctl.cli.check_report import ValidateFormat, report_checks
 from dcctl.cli.state import State
-from dcctl.errors import ExitCode, SelectionError
-from dcctl.inventory.loader import CheckResult, check_inventory, max_hosts_from
+from dcctl.errors import SelectionError
+from dcctl.inventory.loader import max_hosts_from
 from dcctl.inventory.views import host_record, host_settings, power_tree
-from dcctl.render.diagnostics import render_github, render_text, summary_line
 from dcctl.render.inventory import render_host_settings, render_host_table, render_power_tree
 from dcctl.render.output import Output
-from dcctl.render.writers import WRITERS
 from dcctl.source.diagnostics import did_you_mean
+from dcctl.validate.files import check_file
 
 app = typer.Typer(
     name="inventory",
     help="Check and explore the inventory: hosts, groups, racks, power.",
     no_args_is_help=True,
 )
-
-
-class ValidateFormat(StrEnum):
-    """How validate reports problems."""
-
-    text = "text"
-    github = "github"
-    json = "json"
-
-
-def _summary_detail(result: CheckResult) -> str:
-    inv = result.inventory
-    if inv is None:
-        return ""
-    parts = [
-        f"{len(inv.hosts)} hosts",
-        f"{len(inv.groups)} groups",
-        f"{len(inv.racks)} racks",
-        f"{len(inv.pdus)} PDUs",
-        f"{len(inv.feeds)} feeds",
-    ]
-    return ", ".join(parts)
-
-
-def _result_json(result: CheckResult) -> dict[str, object]:
-    return {
-        "path": result.display,
-        "kind": "inventory",
-        "valid": not result.errors,
-        "errors": len(result.errors),
-        "warnings": len(result.warnings),
-        "hosts": len(result.inventory.hosts) if result.inventory else None,
-        "files": list(result.inventory.files) if result.inventory else None,
-        "diagnostics": [d.to_dict() for d in result.diagnostics],
-    }
 
 
 @app.command()
@@ -81,47 +44,8 @@ def validate(
     state: State = ctx.obj
     paths = files or [state.inventory_path()]
     max_hosts = max_hosts_from()
-    results = [check_inventory(path, max_hosts=max_hosts) for path in paths]
-    if fmt is None:
-        if os.environ.get("GITHUB_ACTIONS") == "true":
-            fmt = ValidateFormat.github
-        elif state.machine_output:
-            fmt = ValidateFormat.json
-        else:
-            fmt = ValidateFormat.text
-    if fmt is ValidateFormat.json:
-        records = [_result_json(r) for r in results]
-        document = {
-            "valid": not any(r.errors for r in results),
-            "errors": sum(len(r.errors) for r in results),
-            "warnings": sum(len(r.warnings) for r in results),
-            "files": records,
-        }
-        # One shape for one file or many; -o jsonl gives one line per file instead.
-        writer = "jsonl" if state.output == "jsonl" else "json"
-        WRITERS[writer].write(
-            state.out,
-            Output(
-                "validate",
-                lambda: document,
-                lambda _console: None,
-                records=lambda: records,
-                record_kind="validate.file",
-            ),
-        )
-    else:
-        for result in results:
-            if fmt is ValidateFormat.github:
-                render_github(state.out, result.diagnostics)
-            else:
-                render_text(state.out, result.diagnostics)
-            if not state.quiet or result.errors:
-                line = summary_line(result.display, result.diagnostics, _summary_detail(result))
-                style = "red" if result.errors else "green"
-                state.out.print(f"[{style}]{escape(line)}[/{style}]", soft_wrap=True)
-    failed = any(r.errors or (strict and r.warnings) for r in results)
-    if failed:
-        raise typer.Exit(int(ExitCode.INVALID_INPUT))
+    checks = [check_file(Path(path), None, "inventory", max_hosts=max_hosts) for path in paths]
+    report_checks(state, checks, fmt, strict, name_kind=False)
 
 
 @app.command("list")

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from dcctl.cli.inventory_cmd import ValidateFormat
+from dcctl.cli.check_report import ValidateFormat, report_checks
 from dcctl.cli.state import State
 from dcctl.errors import ExitCode, InventoryNotFoundError
 from dcctl.inventory.loader import check_inventory, find_inventory, max_hosts_from
 from dcctl.inventory.model import Inventory
-from dcctl.render.diagnostics import render_github, render_text, summary_line
-from dcctl.render.output import Output
-from dcctl.render.writers import WRITERS
 from dcctl.validate.files import KINDS, FileCheck, check_file
-
-
-def _record(check: FileCheck) -> dict[str, object]:
-    return {
-        "path": check.path,
-        "kind": check.kind,
-        "valid": not check.errors,
-        "errors": len(check.errors),
-        "warnings": len(check.warnings),
-        "hosts": check.hosts,
-        "files": check.files,
-        "diagnostics": [d.to_dict() for d in check.diagnostics],
-    }
 
 
 def _site(state: State) -> tuple[Inventory | None, FileCheck | None]:
@@ -93,43 +76,4 @@ def validate(
         if broken is not None and Path(broken.path).resolve() == path.resolve():
             continue
         checks.append(check_file(path, inventory, kind))
-    if fmt is None:
-        if os.environ.get("GITHUB_ACTIONS") == "true":
-            fmt = ValidateFormat.github
-        elif state.machine_output:
-            fmt = ValidateFormat.json
-        else:
-            fmt = ValidateFormat.text
-    if fmt is ValidateFormat.json:
-        records = [_record(c) for c in checks]
-        document = {
-            "valid": not any(c.errors for c in checks),
-            "errors": sum(len(c.errors) for c in checks),
-            "warnings": sum(len(c.warnings) for c in checks),
-            "files": records,
-        }
-        writer = "jsonl" if state.output == "jsonl" else "json"
-        WRITERS[writer].write(
-            state.out,
-            Output(
-                "validate",
-                lambda: document,
-                lambda _console: None,
-                records=lambda: records,
-                record_kind="validate.file",
-            ),
-        )
-    else:
-        for check in checks:
-            if fmt is ValidateFormat.github:
-                render_github(state.out, check.diagnostics)
-            else:
-                render_text(state.out, check.diagnostics)
-            if not state.quiet or check.errors:
-                what = f"{check.kind}, {check.detail}" if check.detail else (check.kind or "")
-                line = summary_line(check.path, check.diagnostics, what)
-                style = "red" if check.errors else "green"
-                state.out.print(f"[{style}]{escape(line)}[/{style}]", soft_wrap=True)
-    failed = any(c.errors or (strict and c.warnings) for c in checks)
-    if failed:
-        raise typer.Exit(int(ExitCode.INVALID_INPUT))
+    report_checks(state, checks, fmt, strict)

@@ -104,8 +104,8 @@ def load_plan(path: Path, playbook: Playbook, inventory: Inventory) -> SavedPlan
                 if r.get("changed") and "fingerprint" in r
             }
         limit = data.get("limit")
-    except (KeyError, TypeError) as exc:
-        raise InputError(f"--plan {path}: damaged saved plan ({exc!r} missing)") from None
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"--plan {path}: damaged saved plan ({exc!r})") from None
     return SavedPlan(Path(path), limit if isinstance(limit, str) else None, changes, hosts)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dcctl.errors import DcctlError, InputFileError
-from dcctl.inventory.loader import check_inventory
+from dcctl.inventory.loader import check_inventory, max_hosts_from
 from dcctl.inventory.model import Inventory
 from dcctl.source.compose import compose_text
 from dcctl.source.diagnostics import Diagnostic, Diagnostics, Loc, Severity
@@ -94,17 +94,26 @@ def recognise(path: Path) -> tuple[str | None, list[Diagnostic]]:
     return None, diags.items
 
 
-def check_file(path: Path, inventory: Inventory | None, kind: str | None = None) -> FileCheck:
-    """Check one file of any kind (recognised unless ``kind`` is given), no host contacted."""
+def check_file(
+    path: Path,
+    inventory: Inventory | None,
+    kind: str | None = None,
+    *,
+    max_hosts: int | None = None,
+) -> FileCheck:
+    """Check one file of any kind (recognised unless ``kind`` is given), no host contacted.
+
+    ``max_hosts``: the cap on hosts an inventory may define (default ``$DCCTL_MAX_HOSTS``).
+    """
     if kind is None:
         kind, problems = recognise(path)
         if kind is None:
             return FileCheck(str(path), None, problems)
     if kind == "inventory":
-        result = check_inventory(path)
+        result = check_inventory(path, max_hosts=max_hosts or max_hosts_from())
         inv = result.inventory
         return FileCheck(
-            str(path), kind, result.diagnostics,
+            result.display, kind, result.diagnostics,
             f"{len(inv.hosts)} hosts, {len(inv.groups)} groups, {len(inv.racks)} racks, "
             f"{len(inv.pdus)} PDUs, {len(inv.feeds)} feeds" if inv else "",
             len(inv.hosts) if inv else None, list(inv.files) if inv else None,
