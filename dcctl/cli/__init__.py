@@ -22,6 +22,7 @@ from dcctl.cli.app import app
 app.add_typer(inventory_cmd.app)
 app.add_typer(plan_cmd.app)
 app.add_typer(health_cmd.app)
+app.add_typer(slurm_cmd.app)
 app.command()(probe_cmd.probe)
 app.command()(apply_cmd.apply)
 app.command()(validate_cmd.validate)

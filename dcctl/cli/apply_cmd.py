@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -19,6 +19,9 @@ from dcctl.errors import ExitCode, InputError
 from dcctl.model.reasons import fold_reasons
 from dcctl.render.output import Output
 from dcctl.transport.base import Transport
+
+if TYPE_CHECKING:
+    from dcctl.playbook.events import Handler
 
 
 def apply(
@@ -79,6 +82,31 @@ def apply(
             "else $XDG_STATE_HOME/dcctl).",
         ),
     ] = None,
+    drain_with: Annotated[
+        str | None,
+        typer.Option(
+            "--drain-with",
+            metavar="SCHEDULER",
+            help="slurm: drain each batch first, wait for its jobs, resume it after the gate.",
+        ),
+    ] = None,
+    drain_timeout: Annotated[
+        float,
+        typer.Option(
+            "--drain-timeout",
+            min=0,
+            metavar="S",
+            help="Longest wait for a batch's jobs to end (default 3600).",
+        ),
+    ] = 3600.0,
+    on_drain_timeout: Annotated[
+        str,
+        typer.Option(
+            "--on-drain-timeout",
+            metavar="skip|stop",
+            help="A host still busy then: skip it (drain undone) or stop the rollout.",
+        ),
+    ] = "skip",
 ) -> None:
     """Converge hosts to a playbook: plan (read only), show, ask, then apply in batches.
 
@@ -102,6 +130,10 @@ def apply(
 
     del diff  # diffs are always part of the plan shown
     state: State = ctx.obj
+    if drain_with not in (None, "slurm"):
+        raise InputError(f"--drain-with '{drain_with}': the scheduler dcctl drains is 'slurm'")
+    if on_drain_timeout not in ("skip", "stop"):
+        raise InputError(f"--on-drain-timeout '{on_drain_timeout}': use skip or stop")
     if save_plan is not None and not dry_run:
         raise InputError("--save-plan writes the plan a --dry-run shows: add --dry-run")
     if saved_plan is not None and (dry_run or limit):
@@ -159,13 +191,25 @@ def apply(
         state_dir, resume, batch_by=batch_by, max_fail_percent=max_fail_percent, forks=forks
     )
     total = sum(1 for h in plan.hosts if h.changes and h.host not in skip)
+    steps: list[Handler] = []
+    drain_step = None
+    if drain_with == "slurm":
+        from dcctl.playbook.slurm_step import SlurmDrainStep
+
+        drain_step = SlurmDrainStep(inventory, drain_timeout=drain_timeout,
+                                    on_timeout=on_drain_timeout, context=context)  # fmt: skip
+        steps.append(drain_step)
     with interrupt_stops() as stop, RolloutProgress(state.err, total) as progress:
         result = apply_plan(
             plan, playbook, inventory, transport_for, options, skip=skip,
             health=gate_probe(inventory, forks) if health_gate else None, stop=stop,
-            handlers=[progress],
+            handlers=[*steps, progress],
         )  # fmt: skip
     context.close()
+    if drain_step is not None:
+        for hosts, why in fold_reasons(sorted(drain_step.still_drained.items())):
+            state.err.print(f"[yellow]{escape(str(hosts))}: left drained in Slurm "
+                            f"({escape(why)})[/yellow]", soft_wrap=True)  # fmt: skip
     not_done = [
         (h.host, f"{h.status} {plan.mask(h.error or '')}".strip())
         for h in result.hosts

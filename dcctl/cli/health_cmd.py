@@ -9,11 +9,14 @@ import typer
 
 from dcctl.cli.probe_cmd import collect_reports
 from dcctl.cli.state import State
-from dcctl.errors import ExitCode
+from dcctl.errors import ExitCode, InputError
 from dcctl.render.output import Output
 
 if TYPE_CHECKING:
     from dcctl.checks.policy import HealthPolicy
+    from dcctl.probes.gather import HostReport
+    from dcctl.scheduler.scope import SlurmScope
+    from dcctl.survey.health import FleetHealth
 
 HEALTH_PROBES = "gpu,nvlink,network,system,storage"
 
@@ -76,12 +79,63 @@ def health(
             help="Also write the metrics for node_exporter's textfile collector (atomically).",
         ),
     ] = None,
+    drain: Annotated[
+        bool,
+        typer.Option(
+            "--drain",
+            help="Close the loop in Slurm: drain hosts whose findings call for it, resume "
+            "dcctl's drains after N healthy runs (journalled).",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="With --drain: show Slurm actions, change nothing."),
+    ] = False,
+    resume_after: Annotated[
+        int | None,
+        typer.Option(
+            "--resume-after",
+            min=1,
+            metavar="N",
+            help="Healthy runs in a row before a resume (default: scheduler.resume_after).",
+        ),
+    ] = None,
+    local: Annotated[
+        bool,
+        typer.Option("--local", help="Check this machine itself (no SSH), as its inventory host."),
+    ] = False,
+    slurm: Annotated[
+        bool,
+        typer.Option(
+            "--slurm",
+            help="With --local: Slurm's HealthCheckProgram (drain/resume only this node, own "
+            "reason, hard timeout, exit 0).",
+        ),
+    ] = False,
+    node: Annotated[
+        str | None,
+        typer.Option(
+            "--node",
+            metavar="NAME",
+            help="With --local: this node's Slurm name (default: $SLURMD_NODENAME, else hostname).",
+        ),
+    ] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir",
+            help="Where the loop keeps its counts and journal "
+            "(default: /var/lib/dcctl as root, else $XDG_STATE_HOME/dcctl).",
+        ),
+    ] = None,
 ) -> None:
     """Probe hosts, judge them (ok / warning / critical / unknown), say what to do.
 
     Exit status: 0 every host ok, 1 a warning or critical finding, 3 a host unreachable or
     unknown (3 wins). With -o nagios, the plugin convention: 0 OK, 1 WARNING, 2 CRITICAL,
-    3 UNKNOWN.
+    3 UNKNOWN. With --drain, Slurm unreachable or an action that failed is 3 (nothing changed
+    when Slurm could not be read). With --local --slurm, always 0 (Slurm blocks a node whose
+    HealthCheckProgram fails at start): the outcome is the node's state in Slurm.
     """
     from dcctl.errors import InventoryError, InventoryNotFoundError
     from dcctl.render.health import render_health
@@ -91,18 +145,32 @@ def health(
     if ctx.invoked_subcommand is not None:
         return
     state: State = ctx.obj
+    if slurm and not local:
+        raise InputError("--slurm is the HealthCheckProgram mode: use it with --local")
+    if (dry_run or resume_after) and not (drain or slurm):
+        raise InputError("--dry-run and --resume-after go with --drain (or --local --slurm)")
+    if (drain or local) and from_bundle is not None:
+        raise InputError("--drain and --local judge live hosts, not a bundle")
+    if local and (limit or drain):
+        raise InputError("--local checks this machine only: no --limit, no --drain (use --slurm)")
+    if slurm:
+        _watchdog(deadline or LOCAL_SLURM_DEADLINE_S, state)
     site_policy = _read_policy(state, policy)
     if explain is not None:
         _explain(state, explain, site_policy)
         return
-    reports, _, elapsed = collect_reports(
-        state, limit, probes, forks, timeout, deadline, None, from_bundle
-    )
+    local_scope = None
+    if local:
+        reports, local_scope, elapsed = _probe_here(state, node, probes, timeout)
+    else:
+        reports, _, elapsed = collect_reports(
+            state, limit, probes, forks, timeout, deadline, None, from_bundle
+        )
     try:
         inventory = state.inventory()
         expected, cohort_of = expected_gpus(inventory), cohorts(inventory)
     except (InventoryError, InventoryNotFoundError):
-        expected, cohort_of = {}, {}  # a bundle judged without an inventory
+        expected, cohort_of = {}, {}  # a bundle (or this node) judged without an inventory
     if outliers:
         apply_outliers(reports, cohort_of)
     if baseline is not None:
@@ -127,13 +195,103 @@ def health(
             metrics=lambda: metrics(fleet),
         )
     )
+    loop_failed = False
+    if drain or slurm:
+        loop_failed = _close_loop(state, fleet, local_scope, state_dir, dry_run, resume_after)
+    if slurm:
+        raise typer.Exit(int(ExitCode.OK))
     if state.output == "nagios":
         raise typer.Exit(fleet.status().exit_code)
+    if loop_failed:
+        raise typer.Exit(int(ExitCode.HOSTS_FAILED))
     counts = fleet.counts
     if counts["unknown"] or any(h.unknown for h in fleet.hosts):
         raise typer.Exit(int(ExitCode.HOSTS_FAILED))
     if counts["critical"] or counts["warning"]:
         raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+#: --local --slurm gives up after this long (Slurm kills a HealthCheckProgram at 60 s).
+LOCAL_SLURM_DEADLINE_S = 50.0
+
+
+def _watchdog(seconds: float, state: State) -> None:
+    """Exit 0 after ``seconds`` whatever is still running: a health check never hangs slurmd."""
+    import os
+    import threading
+
+    def fire() -> None:
+        state.err.print(f"dcctl: health check gave up after {seconds:g} s (nothing more done)")
+        os._exit(int(ExitCode.OK))
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+
+
+def _probe_here(
+    state: State, node: str | None, probes: str, timeout: float | None
+) -> tuple[list[HostReport], SlurmScope, float]:
+    """Probe this machine as its inventory host (found by Slurm node name)."""
+    import os
+    import socket
+    import time
+
+    from dcctl.errors import InventoryError, InventoryNotFoundError
+    from dcctl.probes.registry import select_probes
+    from dcctl.survey.fleet import probe_here
+    from dcctl.survey.health_loop import local_scope
+
+    name = node or os.environ.get("SLURMD_NODENAME") or socket.gethostname().split(".")[0]
+    try:
+        inventory = state.inventory()
+    except (InventoryError, InventoryNotFoundError):
+        inventory = None  # a node without the inventory: built-in settings, no profile
+    host, scope = local_scope(inventory, name)
+    start = time.monotonic()
+    chosen = select_probes(probes.split(","))
+    report = probe_here(inventory, host, chosen, command_timeout=timeout)
+    return [report], scope, time.monotonic() - start
+
+
+def _close_loop(
+    state: State,
+    fleet: FleetHealth,
+    scope: SlurmScope | None,
+    state_dir: Path | None,
+    dry_run: bool,
+    resume_after: int | None,
+) -> bool:
+    """Drain / resume in Slurm from the verdicts; True when Slurm was not reached or failed."""
+    from dcctl.playbook.lock import default_state_dir
+    from dcctl.render.slurm import render_actions
+    from dcctl.scheduler.actions import inventory_opener
+    from dcctl.scheduler.scope import slurm_scopes
+    from dcctl.scheduler.slurm_client import SlurmClient
+    from dcctl.scheduler.slurm_nodes import SchedulerUnreachableError, SlurmOutputError
+    from dcctl.survey.health_loop import close_the_loop
+
+    if scope is not None:
+        scopes = [scope]
+        opener = lambda s: SlurmClient(timeout=min(s.timeout, 10.0))  # noqa: E731
+    else:
+        inventory = state.inventory()
+        scopes = slurm_scopes(inventory, [h.host for h in fleet.hosts])
+        opener = inventory_opener(inventory)
+    try:
+        actions, warnings = close_the_loop(scopes, opener, fleet, state_dir or default_state_dir(),
+                                           act=not dry_run, resume_after=resume_after)  # fmt: skip
+    except (SchedulerUnreachableError, SlurmOutputError) as exc:
+        state.err.print(f"dcctl: {exc}: Slurm left as it was (unknown)", soft_wrap=True,
+                        markup=False)  # fmt: skip
+        return True
+    for warning in warnings:
+        state.err.print(f"dcctl: warning: {warning}", soft_wrap=True, markup=False)
+    if not state.quiet or any(a.argv for a in actions):
+        render_actions(state.err, actions)
+    if dry_run:
+        state.note(f"dry run: {sum(1 for a in actions if a.argv)} Slurm action(s) not taken")
+    return any(a.outcome == "failed" for a in actions)
 
 
 def _read_policy(state: State, path: Path | None) -> HealthPolicy | None:

@@ -93,6 +93,14 @@ def place(
             "memory in use) count as taken.",
         ),
     ] = None,
+    allocations_from: Annotated[
+        str | None,
+        typer.Option(
+            "--allocations-from",
+            metavar="SCHEDULER",
+            help="slurm: start from the GPUs, CPUs and memory Slurm has given to jobs now.",
+        ),
+    ] = None,
     limit: LimitOption = None,
     time_limit: TimeLimitOption = 10.0,
     workers: WorkersOption = 1,
@@ -128,6 +136,15 @@ def place(
     usage = read_allocations(allocations, inventory) if allocations else None
     if busy_from is not None:
         usage = merge_usage(usage or {}, allocations_from_probe(busy_from, inventory))
+    if allocations_from is not None:
+        if allocations_from != "slurm":
+            raise InputError(f"--allocations-from '{allocations_from}': the scheduler is 'slurm'")
+        from dcctl.planning.placement.input_files import allocations_from_slurm
+        from dcctl.scheduler.status import node_states
+
+        scope = list(hosts) if hosts is not None else list(inventory.hosts)
+        in_slurm = node_states(inventory, scope)
+        usage = merge_usage(usage or {}, allocations_from_slurm(in_slurm, inventory))
     flagged = findings_from_probe(findings) if findings else None
     problem = build_problem(inventory, job_list, usage, flagged, hosts)
     plan = plan_placement(problem, solver_options(time_limit, workers, seed, gap), node_classes)

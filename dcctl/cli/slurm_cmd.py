@@ -1,26 +1,33 @@
-"""``dcctl drain`` / ``dcctl resume``: take hosts out of Slurm and back, with owned reasons.
+"""``dcctl drain`` / ``dcctl resume`` / ``dcctl slurm status``: hosts in the Slurm that runs them.
 
 Dry-run by default (exit 0 nothing to do, 2 actions pending, as ``apply --dry-run``); ``--yes``
-acts. Slurm's clients run where dcctl runs (``SLURM_CONF`` as usual); a host's Slurm node name
-is its inventory name.
+acts. Where Slurm's clients run, each host's node name and the reason prefix come from the
+inventory's ``scheduler:`` section (default: here, the inventory name, ``dcctl:``).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from dcctl.cli.state import State
 from dcctl.errors import ExitCode
-from dcctl.model.nodeset import NodeSet
-from dcctl.scheduler.ownership import SchedulerAction, plan_drain, plan_resume
-from dcctl.scheduler.slurm_client import read_nodes, run_slurm
+from dcctl.render.output import Output
+
+if TYPE_CHECKING:
+    from dcctl.scheduler.actions import HostAction
 
 _LIMIT = typer.Option("-l", "--limit", metavar="PATTERN", help="Hosts (required).")
 _YES = typer.Option("-y", "--yes", help="Act (without it: show what would be done, exit 2).")
+_STATE_DIR = typer.Option(
+    "--state-dir", help="Where dcctl keeps state (default: /var/lib/dcctl as root, else "
+    "$XDG_STATE_HOME/dcctl)."
+)  # fmt: skip
+
+app = typer.Typer(name="slurm", help="Hosts in Slurm: state, jobs, dcctl's drains.",
+                  no_args_is_help=True)  # fmt: skip
 
 
 def drain(
@@ -32,9 +39,12 @@ def drain(
     yes: Annotated[bool, _YES] = False,
 ) -> None:
     """Drain hosts in Slurm with dcctl's reason; an admin's drain is left alone."""
+    from dcctl.scheduler.actions import drain_hosts
+
     state: State = ctx.obj
-    hosts = list(state.inventory().select(limit))
-    _carry_out(state, plan_drain(read_nodes(), hosts, reason), yes)
+    inventory = state.inventory()
+    hosts = list(inventory.select(limit))
+    _report(state, drain_hosts(inventory, hosts, reason, act=yes), yes)
 
 
 def resume(
@@ -46,31 +56,68 @@ def resume(
     yes: Annotated[bool, _YES] = False,
 ) -> None:
     """Return hosts to service, only those dcctl drained (unless --force)."""
+    from dcctl.scheduler.actions import resume_hosts
+
     state: State = ctx.obj
-    hosts = list(state.inventory().select(limit))
-    _carry_out(state, plan_resume(read_nodes(), hosts, force=force), yes)
+    inventory = state.inventory()
+    hosts = list(inventory.select(limit))
+    _report(state, resume_hosts(inventory, hosts, force=force, act=yes), yes)
 
 
-def _carry_out(state: State, actions: list[SchedulerAction], yes: bool) -> None:
-    folded: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for a in actions:
-        folded[(a.action, a.why)].append(a.node)
-    for (action, why), nodes in sorted(folded.items()):
-        style = "dim" if action == "skip" else "bold"
-        state.out.print(f"[{style}]{escape(str(NodeSet.from_names(nodes)))}: {action}[/{style}]"
-                        f" {escape(why)}", soft_wrap=True)  # fmt: skip
-    todo = [a for a in actions if a.argv is not None]
+def _report(state: State, actions: list[HostAction], yes: bool) -> None:
+    from dcctl.render.slurm import render_actions
+
+    pending = [a for a in actions if a.argv is not None]
+    failed = [a for a in actions if a.outcome == "failed"]
+    state.emit(
+        Output(
+            "slurm.actions",
+            lambda: {"act": yes, "pending": 0 if yes else len(pending),
+                     "failed": len(failed), "actions": [a.to_dict() for a in actions]},
+            lambda console: render_actions(console, actions),
+            records=lambda: (a.to_dict() for a in actions),
+            record_kind="slurm.action",
+        )
+    )  # fmt: skip
     if not yes:
-        state.note(f"dry run: {len(todo)} action(s) pending; --yes to act")
-        raise typer.Exit(int(ExitCode.CHANGES_PENDING if todo else ExitCode.OK))
-    failed = 0
-    for a in todo:
-        assert a.argv is not None
-        text, rc = run_slurm(a.argv)
-        if rc != 0:
-            failed += 1
-            detail = (text.strip().splitlines() or ["timed out"])[0]
-            state.err.print(f"[red]{escape(a.node)}: {a.action} failed: {escape(detail)}[/red]")
-    state.note(f"{len(todo) - failed} of {len(todo)} action(s) done")
+        state.note(f"dry run: {len(pending)} action(s) pending; --yes to act")
+        raise typer.Exit(int(ExitCode.CHANGES_PENDING if pending else ExitCode.OK))
+    state.note(f"{len(pending) - len(failed)} of {len(pending)} action(s) done")
     if failed:
+        raise typer.Exit(int(ExitCode.HOSTS_FAILED))
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    limit: Annotated[
+        str | None, typer.Option("-l", "--limit", metavar="PATTERN", help="Host selection.")
+    ] = None,
+    state_dir: Annotated[Path | None, _STATE_DIR] = None,
+) -> None:
+    """Each host's Slurm state, flags, reason, GPUs in use and jobs, with dcctl's last verdict.
+
+    Exit status: 0; 3 when Slurm could not be read (or a host is not a Slurm node).
+    """
+    from dcctl.playbook.lock import default_state_dir
+    from dcctl.render.slurm import render_status
+    from dcctl.scheduler.status import slurm_status
+    from dcctl.survey.health_loop import last_verdicts
+
+    state: State = ctx.obj
+    inventory = state.inventory()
+    hosts = list(inventory.select(limit))
+    memory = last_verdicts(state_dir or default_state_dir())
+    verdicts = {h: (m.verdict, m.at) for h, m in memory.items()}
+    states = slurm_status(inventory, hosts, verdicts)
+    state.emit(
+        Output(
+            "slurm.status",
+            lambda: {"hosts": [s.to_dict() for s in states]},
+            lambda console: render_status(console, states),
+            records=lambda: (s.to_dict() for s in states),
+            record_kind="slurm.node",
+        )
+    )
+    if any(s.node is None for s in states):
         raise typer.Exit(int(ExitCode.HOSTS_FAILED))

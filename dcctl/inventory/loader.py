@@ -32,6 +32,7 @@ from dcctl.inventory.resolve import (
     physical_groups,
     resolve_groups,
 )
+from dcctl.inventory.scheduler import check_schedulers
 from dcctl.inventory.sources import read_documents
 from dcctl.model.nodeset import MAX_EXPANSION, NodeSet
 from dcctl.source.diagnostics import Diagnostic, Diagnostics, Loc
@@ -152,6 +153,7 @@ def _check(display: str, max_hosts: int) -> CheckResult:
     summary = summarize(hosts, profiles, tree.racks, tree.pdus)
     check_power(summary, tree.feeds, tree.pdus, tree.racks, hosts, diags)
     _check_addresses(hosts, diags)
+    check_schedulers(hosts, diags)
     if not hosts and not diags.errors:
         diags.warning(Loc(display, 1, 1), "hosts", "the inventory defines no hosts")
 

@@ -51,6 +51,34 @@ SSH_FIELDS: tuple[str, ...] = (
 )
 
 
+SCHEDULER_FIELDS: tuple[str, ...] = (
+    "type",
+    "run_on",
+    "node_name",
+    "reason_prefix",
+    "timeout",
+    "resume_after",
+)
+SCHEDULER_TYPES: tuple[str, ...] = ("slurm",)
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSettings:
+    """Which scheduler runs a host and how dcctl reaches it (the ``scheduler:`` section).
+
+    ``node_name`` is empty until resolved for a host (then its Slurm node name); ``configured``
+    says an inventory layer wrote the section (otherwise these are the built-in defaults).
+    """
+
+    type: str = "slurm"
+    run_on: str = "local"  # where Slurm's clients run: here, or an inventory host over SSH
+    node_name: str = ""
+    reason_prefix: str = "dcctl:"
+    timeout: float = 20.0  # seconds one client call may take
+    resume_after: int = 3  # consecutive healthy health --drain runs before a resume
+    configured: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class PowerLimits:
     """A GPU's power-limit range in watts."""
@@ -247,6 +275,12 @@ class Host:
     vars: dict[str, Any]
     settings: dict[str, Setting]
     loc: Loc
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+
+    @property
+    def slurm_node(self) -> str:
+        """The Slurm node name: ``scheduler.node_name`` resolved, else the inventory name."""
+        return self.scheduler.node_name or self.name
 
     @property
     def target(self) -> Target:

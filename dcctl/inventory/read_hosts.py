@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from yaml.nodes import Node, ScalarNode
 
 from dcctl.errors import NodeSetError, NodeSetTooLargeError
-from dcctl.inventory.model import SSH_FIELDS, TRANSPORTS, Setting
+from dcctl.inventory.model import SCHEDULER_FIELDS, SSH_FIELDS, TRANSPORTS, Setting
+from dcctl.inventory.scheduler import read_scheduler
 from dcctl.inventory.sources import Document
 from dcctl.model.nodeset import MAX_EXPANSION, expand
 from dcctl.source.diagnostics import Diagnostics, Loc
@@ -24,7 +25,7 @@ from dcctl.transport.target import HOST_KEY_POLICIES
 #: Environment variable that raises (or lowers) the hosts one inventory file may define.
 MAX_HOSTS_ENV = "DCCTL_MAX_HOSTS"
 
-LAYER_FIELDS = ("transport", "profile", "ssh", "vars")
+LAYER_FIELDS = ("transport", "profile", "ssh", "scheduler", "vars")
 HOST_FIELDS = ("name", "address", "description", "groups", *LAYER_FIELDS)
 GROUP_FIELDS = ("description", "hosts", "children", *LAYER_FIELDS)
 
@@ -47,6 +48,7 @@ class Layer:
     transport: Setting | None = None
     profile: Setting | None = None
     ssh: dict[str, Setting] = field(default_factory=dict)
+    scheduler: dict[str, Setting] = field(default_factory=dict)
     vars: dict[str, Setting] = field(default_factory=dict)
 
 
@@ -89,7 +91,7 @@ def is_address(text: str) -> bool:
 
 
 def read_layer(fields: Fields, origin: str) -> Layer:
-    """The transport, profile, ssh and vars fields of a mapping, as one layer."""
+    """The transport, profile, ssh, scheduler and vars fields of a mapping, as one layer."""
     layer = Layer(origin)
     transport = fields.str("transport", choices=TRANSPORTS)
     if transport is not None:
@@ -100,6 +102,9 @@ def read_layer(fields: Fields, origin: str) -> Layer:
     ssh = fields.sub("ssh", SSH_FIELDS)
     if ssh is not None:
         layer.ssh = _read_ssh(ssh, origin)
+    scheduler = fields.sub("scheduler", SCHEDULER_FIELDS)
+    if scheduler is not None:
+        layer.scheduler = read_scheduler(scheduler, origin)
     vars_node = fields.value_node("vars")
     if vars_node is not None:
         src, diags = fields.source, fields.diags

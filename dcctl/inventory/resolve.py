@@ -15,6 +15,7 @@ from dcctl.inventory.model import SSH_FIELDS, Group, Host, Profile, Setting
 from dcctl.inventory.read_hosts import GroupDecl, HostEntry, Layer
 from dcctl.inventory.read_physical import PhysicalTree
 from dcctl.inventory.references import expand_host_refs
+from dcctl.inventory.scheduler import scheduler_settings
 from dcctl.inventory.selection import GroupIndex
 from dcctl.model.nodeset import NodeSet
 from dcctl.source.diagnostics import Diagnostics, Loc, did_you_mean
@@ -225,6 +226,7 @@ class _Layered:
     profile: Setting | None
     ssh: SshSettings
     ssh_settings: dict[str, Setting]
+    scheduler: dict[str, Setting]
     vars: dict[str, Any]
     vars_settings: dict[str, Setting]
 
@@ -233,6 +235,7 @@ def _layer(layers: list[Layer], profiles: dict[str, Profile]) -> _Layered:
     transport = Setting("ssh", None, "built-in default")
     profile = None
     ssh_values: dict[str, Setting] = {}
+    scheduler_values: dict[str, Setting] = {}
     vars_values: dict[str, Setting] = {}
     for layer in layers:
         if layer.transport is not None:
@@ -240,12 +243,14 @@ def _layer(layers: list[Layer], profiles: dict[str, Profile]) -> _Layered:
         if layer.profile is not None and layer.profile.value in profiles:
             profile = layer.profile
         ssh_values.update(layer.ssh)
+        scheduler_values.update(layer.scheduler)
         vars_values.update(layer.vars)
     return _Layered(
         transport=transport,
         profile=profile,
         ssh=SshSettings(**{k: ssh_values[k].value for k in SSH_FIELDS if k in ssh_values}),
         ssh_settings={f"ssh.{k}": v for k, v in ssh_values.items()},
+        scheduler=scheduler_values,
         vars={k: v.value for k, v in vars_values.items()},
         vars_settings={f"vars.{k}": v for k, v in vars_values.items()},
     )
@@ -297,6 +302,7 @@ def build_hosts(
         for kind, domain in domains.items():
             settings[f"domain.{kind}"] = Setting(domain, tree.domains[domain].loc, "domains")
         settings.update(layered.ssh_settings)
+        settings.update({f"scheduler.{k}": v for k, v in layered.scheduler.items()})
         settings.update(layered.vars_settings)
         hosts[name] = Host(
             name=name,
@@ -311,5 +317,6 @@ def build_hosts(
             vars=dict(layered.vars),
             settings=settings,
             loc=entry.loc,
+            scheduler=scheduler_settings(name, layered.scheduler),
         )
     return hosts

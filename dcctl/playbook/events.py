@@ -22,21 +22,32 @@ from dcctl.playbook.journal import Journal
 
 @dataclass(frozen=True)
 class RunStarted:
-    """The rollout begins: the hosts it will change, and what it was made from."""
+    """The rollout begins: the hosts it will change, and what it was made from.
+
+    ``finished`` are hosts an earlier attempt of this run (``--resume``) already finished.
+    """
 
     playbook: str
     hosts: list[str]
     digests: dict[str, str]
+    run_id: str = ""
+    finished: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class BatchStarted:
-    """A batch is about to start (``stopping`` when Ctrl-C came before it)."""
+    """A batch is about to start (``stopping`` when Ctrl-C came before it).
+
+    A handler may hold hosts back from this batch (``held[host] = why``: their jobs did not
+    drain in time): they are not applied and end ``held`` (``--resume`` tries them again). A
+    handler that answers with a reason stops the rollout before the batch runs.
+    """
 
     number: int
     total: int
     hosts: list[str]
     stopping: bool = False
+    held: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,20 @@ class BatchFinished:
 
 
 @dataclass(frozen=True)
+class BatchSettled:
+    """After BatchFinished was answered: whether the rollout goes on (``stopping`` None).
+
+    What a step that undoes its own preparation needs (resume in Slurm only the hosts that are
+    done and passed the health gate).
+    """
+
+    number: int
+    total: int
+    statuses: dict[str, str]
+    stopping: str | None = None
+
+
+@dataclass(frozen=True)
 class RolloutStopped:
     """The rollout stops early (a gate, failures, Ctrl-C): the rest is not started."""
 
@@ -102,7 +127,7 @@ class RunFinished:
 
 Event = (
     RunStarted | BatchStarted | HostStarted | ChangeApplied | ChangeStale | HostFinished
-    | BatchFinished | RolloutStopped | RunFinished
+    | BatchFinished | BatchSettled | RolloutStopped | RunFinished
 )  # fmt: skip
 
 
@@ -111,6 +136,13 @@ class Handler(Protocol):
 
     def __call__(self, event: Event) -> str | None:
         """React to one event."""
+
+
+class JournalledHandler(Handler, Protocol):
+    """A handler that also writes its own events to the run's journal (bound at the start)."""
+
+    def bind(self, journal: Journal) -> None:
+        """Receive the run's journal before the first event."""
 
 
 class Bus:
@@ -155,7 +187,7 @@ class JournalHandler:
                 write("host_done", event.host, changes=event.applied)
             elif event.status in ("interrupted", "not_started"):
                 write("host_interrupted", event.host, applied=event.applied)
-            elif event.status in ("failed", "stale"):
+            elif event.status in ("failed", "stale", "held"):
                 write(f"host_{event.status}", event.host, error=event.error)
         elif isinstance(event, BatchFinished):
             write("batch_end", number=event.number, of=event.total, hosts=event.statuses)

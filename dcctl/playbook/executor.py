@@ -21,6 +21,7 @@ from dcctl.inventory.model import Inventory
 from dcctl.model.command import CommandResult
 from dcctl.playbook.events import (
     BatchFinished,
+    BatchSettled,
     BatchStarted,
     Bus,
     ChangeApplied,
@@ -66,7 +67,7 @@ class HostResult:
     """How applying to one host ended."""
 
     host: str
-    status: str  # done, failed, stale, skipped, not_started, interrupted
+    status: str  # done, failed, stale, held, skipped, not_started, interrupted
     applied: int = 0
     error: str | None = None
     stale: list[str] = field(default_factory=list)  # changes not applied: the host moved on
@@ -88,9 +89,11 @@ class ApplyResult:
 
     @property
     def unfinished(self) -> list[HostResult]:
-        """Hosts not applied to the end: failed, stale, interrupted, or never started."""
+        """Hosts not applied to the end: failed, stale, held, interrupted, or never started."""
         return [
-            h for h in self.hosts if h.status in ("failed", "stale", "interrupted", "not_started")
+            h
+            for h in self.hosts
+            if h.status in ("failed", "stale", "held", "interrupted", "not_started")
         ]
 
 
@@ -267,6 +270,10 @@ def apply_plan(
     run_id = options.run_id or new_run_id()
     journal = Journal(options.state_dir / "runs", run_id, plan.secrets | playbook.secret_values)
     gate = [HealthGate(health)] if health is not None else []
+    for handler in handlers:
+        bind = getattr(handler, "bind", None)
+        if bind is not None:
+            bind(journal)
     bus = Bus([JournalHandler(journal), *handlers, *gate])
     result = ApplyResult(run_id)
     skip = skip or set()
@@ -275,7 +282,8 @@ def apply_plan(
     todo = [h.host for h in plan.hosts if h.changes and not h.error and h.host not in skip]
     with inventory_lock(options.state_dir / "locks", inventory.files):
         try:
-            bus.emit(RunStarted(playbook.name, todo, run_digests(playbook, inventory)))
+            bus.emit(RunStarted(playbook.name, todo, run_digests(playbook, inventory), run_id,
+                                frozenset(skip)))  # fmt: skip
             for h in plan.hosts:
                 if h.host in skip:
                     result.hosts.append(
@@ -326,8 +334,17 @@ class _Rollout:
         planned = batches(todo, self.inventory, self.options.batch_by)
         for number, batch in enumerate(planned, 1):
             rest = [h for b in planned[number:] for h in b]
-            self.bus.emit(BatchStarted(number, len(planned), batch, self.stop.is_set()))
-            outcomes = fan_out(batch, self.host, forks=self.options.forks)
+            started = BatchStarted(number, len(planned), batch, self.stop.is_set())
+            reason = self.bus.emit(started)
+            if reason is not None:
+                self.result.hosts += [HostResult(h, "not_started") for h in batch + rest]
+                self._stopped(reason, False)
+                return
+            for h, why in started.held.items():
+                self.result.hosts.append(HostResult(h, "held", error=why))
+                self.bus.emit(HostFinished(h, "held", 0, why))
+            run_now = [h for h in batch if h not in started.held]
+            outcomes = fan_out(run_now, self.host, forks=self.options.forks)
             for o in outcomes:
                 self.result.hosts.append(o.value or HostResult(o.host, "failed", error=o.error))
             if self.journal.failure is not None:
@@ -342,6 +359,7 @@ class _Rollout:
             reason = self.bus.emit(BatchFinished(number, len(planned), batch, statuses))
             if reason is None:
                 reason = self._over_budget(todo, number, len(planned))
+            self.bus.emit(BatchSettled(number, len(planned), statuses, reason))
             if reason is not None:
                 self.result.hosts += [HostResult(h, "not_started") for h in rest]
                 self._stopped(reason, False)

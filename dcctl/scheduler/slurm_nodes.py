@@ -50,6 +50,8 @@ class SlurmNode:
     gpus: int | None = None
     gpus_used: int | None = None
     gpu_indexes_used: tuple[int, ...] = ()
+    cpus_alloc: int | None = None  # CPUs given to jobs (CPUAlloc)
+    mem_alloc_mib: int | None = None  # memory given to jobs, MiB (AllocMem)
 
     @property
     def drain(self) -> bool:
@@ -129,6 +131,18 @@ def gpu_count(gres: str | None) -> tuple[int | None, tuple[int, ...]]:
     return total, tuple(indexes)
 
 
+def _int(value: object) -> int | None:
+    """A count Slurm printed (None when absent or not a whole number)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
 def parse_scontrol_nodes(text: str) -> list[SlurmNode]:
     """Nodes from ``scontrol -o [-d] show node`` (one line each; ``Reason=`` is last)."""
     nodes = []
@@ -147,7 +161,9 @@ def parse_scontrol_nodes(text: str) -> list[SlurmNode]:
         reason, by = split_reason(reason_text if sep else None)
         gpus, _ = gpu_count(fields.get("Gres"))
         used, indexes = gpu_count(fields.get("GresUsed")) if "GresUsed" in fields else (None, ())
-        nodes.append(SlurmNode(fields["NodeName"], state, flags, reason, by, gpus, used, indexes))
+        cpus, mem = _int(fields.get("CPUAlloc")), _int(fields.get("AllocMem"))
+        nodes.append(SlurmNode(fields["NodeName"], state, flags, reason, by, gpus, used, indexes,
+                               cpus, mem))  # fmt: skip
     return nodes
 
 
@@ -173,5 +189,6 @@ def parse_sinfo_json(text: str) -> list[SlurmNode]:
         used, indexes = gpu_count(raw.get("gres_used"))
         by = raw.get("reason_set_by_user") or None
         nodes.append(SlurmNode(str(raw["name"]), state, flags, reason, by if reason else None,
-                               gpus, used, indexes))  # fmt: skip
+                               gpus, used, indexes, _int(raw.get("alloc_cpus")),
+                               _int(raw.get("alloc_memory"))))  # fmt: skip
     return nodes

@@ -94,6 +94,27 @@ def probe_fleet(
     return reports
 
 
+def probe_here(
+    inventory: Inventory | None,
+    name: str,
+    probes: Sequence[Probe],
+    command_timeout: float | None = None,
+) -> HostReport:
+    """Probe the machine dcctl runs on, as inventory host ``name`` (its profile, when known).
+
+    No SSH: the probe script runs here (as Slurm's HealthCheckProgram runs it on each node),
+    and GPU facts come from NVML when it is there.
+    """
+    from dcctl.transport.local import LocalTransport
+
+    host = inventory.hosts.get(name) if inventory is not None else None
+    report = probe_host(LocalTransport(name), probes, command_timeout=command_timeout)
+    if "gpu" in report.results:
+        _use_nvml(report)
+    report.findings = evaluate(report.results, _profile(inventory, host))
+    return report
+
+
 def _use_nvml(report: HostReport) -> None:
     """On the local host, take GPU facts from NVML when it is there.
 

@@ -25,6 +25,7 @@ allocations:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from dcctl.inventory.model import Inventory
 from dcctl.planning.gpu_state import MILLI
 from dcctl.planning.placement.problem import RACK, Job
 from dcctl.probes.summary import probe_documents
+from dcctl.scheduler.slurm_nodes import SlurmNode
 from dcctl.source.diagnostics import did_you_mean
 from dcctl.source.reader import Fields, read_document
 
@@ -224,6 +226,26 @@ def allocations_from_probe(path: Path, inventory: Inventory) -> Usage:
         }
         if taken:
             usage[host] = {"gpus": taken, "cpu": 0, "mem": 0}
+    return usage
+
+
+def allocations_from_slurm(nodes: Mapping[str, SlurmNode], inventory: Inventory) -> Usage:
+    """What Slurm has given to jobs per inventory host: GPUs by index, CPUs, memory.
+
+    ``nodes`` by inventory host (their Slurm node state). GPUs Slurm lists by index (``IDX``) are
+    taken whole; a count without indexes takes the lowest indexes (Slurm did not say which).
+    """
+    usage: Usage = {}
+    for host, node in nodes.items():
+        if host not in inventory.hosts:
+            continue
+        gpus = {i: MILLI for i in node.gpu_indexes_used}
+        unnamed = max(0, (node.gpus_used or 0) - len(gpus))
+        for index in [x for x in range(len(gpus) + unnamed) if x not in gpus][:unnamed]:
+            gpus[index] = MILLI
+        cpu, mem = (node.cpus_alloc or 0) * MILLI, node.mem_alloc_mib or 0
+        if gpus or cpu or mem:
+            usage[host] = {"gpus": gpus, "cpu": cpu, "mem": mem}
     return usage
 
 
