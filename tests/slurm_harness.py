@@ -53,8 +53,9 @@ def _free_ports(count: int) -> int:
 class SlurmCluster:
     """``with SlurmCluster(root, nodes=3) as c: c.run(["sinfo"])``."""
 
-    def __init__(self, root: Path, nodes: int = 3) -> None:
+    def __init__(self, root: Path, nodes: int = 3, extra_conf: str = "") -> None:
         self.root = root
+        self.extra_conf = extra_conf
         self.nodes = [f"gpu{i:03d}" for i in range(1, nodes + 1)]
         self.conf = root / "etc" / "slurm.conf"
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
@@ -109,7 +110,7 @@ ReturnToService=2
 GresTypes=gpu
 NodeName=gpu[001-{last}] NodeHostname=localhost NodeAddr=127.0.0.1 Port=[{first}-{first + len(self.nodes) - 1}] CPUs=2 RealMemory=1000 Gres=gpu:h100:8 State=UNKNOWN
 PartitionName=gpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP
-""")  # noqa: E501
+{self.extra_conf}""")  # noqa: E501
         (d / "etc" / "gres.conf").write_text(
             f"AutoDetect=off\nNodeName=gpu[001-{last}] Name=gpu Type=h100 "
             f"File={d}/dev/nvidia[0-7]\n"
@@ -130,6 +131,26 @@ PartitionName=gpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         for node in self.nodes:
             subprocess.run([SLURMD, "-N", node], env=self.env, check=True, capture_output=True)
         self.wait_for(lambda: self.states() == {"idle"}, 30, "every node idle")
+
+    def reset(self) -> None:
+        """No job, no drain: what every test leaves behind for the next."""
+        self.run(["scancel", "--full", "-u", "root"])
+        self.wait_for(lambda: not self.run(["squeue", "-h"]).stdout.strip(), 30, "jobs gone")
+        for node in self.nodes:
+            self.run(["scontrol", "update", f"nodename={node}", "state=resume"])
+        self.wait_for(lambda: self.states() == {"idle"}, 30, "every node idle again")
+
+    def submit(self, node: str, seconds: float, gpus: int = 1) -> str:
+        """A job of ``gpus`` GPUs sleeping ``seconds`` on ``node``; its id once it runs."""
+        run = self.run(["sbatch", "-w", node, f"--gres=gpu:{gpus}", "-o", "/dev/null",
+                        "--wrap", f"sleep {seconds}"])  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        job = run.stdout.split()[-1]
+        self.wait_for(
+            lambda: self.run(["squeue", "-h", "-j", job, "-o", "%T"]).stdout.strip() == "RUNNING",
+            20, f"job {job} running",
+        )  # fmt: skip
+        return job
 
     def states(self) -> set[str]:
         """The distinct node states sinfo shows now (empty when it does not answer)."""

@@ -104,6 +104,7 @@ class SshServer:
     override_gpu: int = 0
     dmesg: str | None = None  # a kernel log to show instead of the machine's (injected Xids)
     shared_host_key: Path | None = None  # reuse one host key (benchmarks with many hosts)
+    env: dict[str, str] | None = None  # more variables for every session (SLURM_CONF=...)
 
     def start(self) -> SshServer:
         """Write the config, start sshd in the foreground, wait until it listens."""
@@ -136,6 +137,7 @@ class SshServer:
         (self.root / "authorized_keys").write_text("\n".join(self.authorized) + "\n")
         self.port = self.port or free_port(self.address)
         path = ":".join([str(bin_dir), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"])
+        extra_env = "".join(f" {k}={v}" for k, v in (self.env or {}).items())
         config = self.root / "sshd_config"
         config.write_text(
             textwrap.dedent(
@@ -151,7 +153,7 @@ class SshServer:
                 KbdInteractiveAuthentication no
                 PubkeyAuthentication yes
                 PermitRootLogin prohibit-password
-                SetEnv HOME={home} PATH={path}
+                SetEnv HOME={home} PATH={path}{extra_env}
                 Subsystem sftp internal-sftp
                 LogLevel ERROR
                 MaxStartups 200

@@ -146,6 +146,8 @@ def test_apply_plan_json_matches_docs(tmp_path):
 def test_every_documented_kind_is_produced_and_every_writer_documented():
     produced = {k for _, kind, line in COMMANDS for k in (kind, line)}
     produced |= {"apply.plan", "apply.host", "apply.saved", "diagnostic"}
+    # Checked against a real Slurm in tests/test_slurm_loop.py.
+    produced |= {"slurm.actions", "slurm.action", "slurm.status", "slurm.node"}
     assert set(KINDS) == produced
     text = DOC.read_text()
     for name in WRITERS:
