@@ -89,7 +89,8 @@ def fleet(cluster, tmp_path_factory):
     ))  # fmt: skip
     # The same nodes under other inventory names, their Slurm reached through 'ctl' over SSH.
     remote = root / "remote.yaml"
-    remote.write_text(textwrap.dedent(f"""\
+    remote.write_text(
+        textwrap.dedent(f"""\
         defaults:
           ssh: {{user: root, identity_file: {home}/.ssh/id_ed25519, connect_timeout: 3}}
           scheduler:
@@ -102,7 +103,8 @@ def fleet(cluster, tmp_path_factory):
             address: 127.0.0.73
             scheduler: {{node_name: "{{short}}"}}
           - {{name: ctl, address: 127.0.0.79, ssh: {{port: {servers["ctl"].port}}}}}
-        """))
+        """)
+    )
     old = os.environ.get("HOME")
     os.environ["HOME"] = str(home)
     os.environ.pop("SSH_AUTH_SOCK", None)
@@ -174,8 +176,8 @@ def test_health_drain_closes_the_loop(slurm, fleet, tmp_path):
     after = nodes(slurm)
     assert not after["gpu002"].drain  # two in a row: back
     assert after["gpu003"].reason == "admin: bad fan"  # never the admin's
-    journal = [json.loads(line) for line in
-               (tmp_path / "state" / "health" / "actions.jsonl").read_text().splitlines()]  # fmt: skip
+    lines = (tmp_path / "state" / "health" / "actions.jsonl").read_text().splitlines()
+    journal = [json.loads(line) for line in lines]
     assert [(j["host"], j["action"], j["outcome"]) for j in journal] == [
         ("gpu002", "drain", "done"), ("gpu002", "resume", "done")]  # fmt: skip
     slurm.run(["scancel", job])

@@ -193,13 +193,13 @@ def apply(
     total = sum(1 for h in plan.hosts if h.changes and h.host not in skip)
     steps: list[Handler] = []
     drain_step = None
-    if drain_with == "slurm":
-        from dcctl.playbook.slurm_step import SlurmDrainStep
-
-        drain_step = SlurmDrainStep(inventory, drain_timeout=drain_timeout,
-                                    on_timeout=on_drain_timeout, context=context)  # fmt: skip
-        steps.append(drain_step)
     with interrupt_stops() as stop, RolloutProgress(state.err, total) as progress:
+        if drain_with == "slurm":
+            from dcctl.playbook.slurm_step import SlurmDrainStep
+
+            drain_step = SlurmDrainStep(inventory, drain_timeout=drain_timeout, stop=stop,
+                                        on_timeout=on_drain_timeout, context=context)  # fmt: skip
+            steps.append(drain_step)
         result = apply_plan(
             plan, playbook, inventory, transport_for, options, skip=skip,
             health=gate_probe(inventory, forks) if health_gate else None, stop=stop,

@@ -337,8 +337,12 @@ class _Rollout:
             started = BatchStarted(number, len(planned), batch, self.stop.is_set())
             reason = self.bus.emit(started)
             if reason is not None:
-                self.result.hosts += [HostResult(h, "not_started") for h in batch + rest]
-                self._stopped(reason, False)
+                interrupted = self.stop.is_set()
+                self.result.interrupted = interrupted
+                why = "interrupted" if interrupted else None
+                self.result.hosts += [HostResult(h, "not_started", error=why)
+                                      for h in batch + rest]  # fmt: skip
+                self._stopped(reason, interrupted)
                 return
             for h, why in started.held.items():
                 self.result.hosts.append(HostResult(h, "held", error=why))

@@ -20,6 +20,7 @@ batch changed.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -55,6 +56,7 @@ class SlurmDrainStep:
         context: SshContext | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        stop: threading.Event | None = None,
     ) -> None:
         """Drain through the Slurm each host's ``scheduler:`` names; wait ``drain_timeout`` s."""
         if on_timeout not in ON_TIMEOUT:
@@ -66,6 +68,7 @@ class SlurmDrainStep:
         self.context = context or SshContext()
         self.clock = clock
         self.sleep = sleep
+        self.stop = stop
         self.journal: Journal | None = None
         self.run_id = ""
         self.ours: dict[str, str] = {}  # host -> node, drained by this run (to resume)
@@ -140,6 +143,10 @@ class SlurmDrainStep:
                         del busy[host]
             if not busy or self.clock() >= deadline:
                 break
+            if self.stop is not None and self.stop.is_set():
+                for host in busy:
+                    self._write("slurm_left_drained", host, why="interrupted while draining")
+                return f"interrupted while batch {event.number} drained (left drained)"
             self.sleep(self.poll_s)
         if not busy:
             return None
