@@ -161,7 +161,7 @@ def health(
         return
     local_scope = None
     if local:
-        reports, local_scope, elapsed = _probe_here(state, node, probes, timeout)
+        reports, local_scope, elapsed = _probe_here(state, node, probes, timeout, slurm)
     else:
         reports, _, elapsed = collect_reports(
             state, limit, probes, forks, timeout, deadline, None, from_bundle
@@ -230,13 +230,14 @@ def _watchdog(seconds: float, state: State) -> None:
 
 
 def _probe_here(
-    state: State, node: str | None, probes: str, timeout: float | None
+    state: State, node: str | None, probes: str, timeout: float | None, slurm: bool
 ) -> tuple[list[HostReport], SlurmScope, float]:
     """Probe this machine as its inventory host (found by Slurm node name)."""
     import os
     import socket
     import time
 
+    from dcctl.cli.app import report_error
     from dcctl.errors import InventoryError, InventoryNotFoundError
     from dcctl.probes.registry import select_probes
     from dcctl.survey.fleet import probe_here
@@ -245,8 +246,15 @@ def _probe_here(
     name = node or os.environ.get("SLURMD_NODENAME") or socket.gethostname().split(".")[0]
     try:
         inventory = state.inventory()
-    except (InventoryError, InventoryNotFoundError):
+    except InventoryNotFoundError:
         inventory = None  # a node without the inventory: built-in settings, no profile
+    except InventoryError as exc:
+        if not slurm:
+            raise
+        # As a HealthCheckProgram a broken inventory must not stop the check (slurmd would
+        # not register the node): say so, and judge with the built-in settings.
+        report_error(state, exc)
+        inventory = None
     host, scope = local_scope(inventory, name)
     start = time.monotonic()
     chosen = select_probes(probes.split(","))
