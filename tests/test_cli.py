@@ -115,7 +115,7 @@ def test_show_lists_sources(runner):
     data = json.loads(result.stdout)
     settings = {row["setting"]: row for row in data["settings"] if row["setting"] != "group"}
     assert settings["address"]["value"] == "10.10.1.20"
-    assert settings["address"]["source"].endswith("example.yaml:49:14")
+    assert settings["address"]["source"].endswith("example.yaml:56:14")
     assert settings["vars.nvidia_driver"]["origin"] == "group 'h100'"
     assert settings["rack"]["value"] == "rack-a2"
     groups = [row["value"] for row in data["settings"] if row["setting"] == "group"]

@@ -303,6 +303,10 @@ def build_hosts(
             settings[f"domain.{kind}"] = Setting(domain, tree.domains[domain].loc, "domains")
         settings.update(layered.ssh_settings)
         settings.update({f"scheduler.{k}": v for k, v in layered.scheduler.items()})
+        scheduler = scheduler_settings(name, layered.scheduler)
+        if "node_name" in layered.scheduler:
+            pattern = layered.scheduler["node_name"]
+            settings["scheduler.node"] = Setting(scheduler.node_name, pattern.loc, "node_name")
         settings.update(layered.vars_settings)
         hosts[name] = Host(
             name=name,
@@ -317,6 +321,6 @@ def build_hosts(
             vars=dict(layered.vars),
             settings=settings,
             loc=entry.loc,
-            scheduler=scheduler_settings(name, layered.scheduler),
+            scheduler=scheduler,
         )
     return hosts

@@ -30,6 +30,7 @@ from dcctl.inventory.model import (
     SchedulerSettings,
     Setting,
 )
+from dcctl.model.nodeset import NodeSet
 from dcctl.source.diagnostics import Diagnostics, Loc, did_you_mean
 from dcctl.source.reader import Fields, kind_of, mapping_items
 
@@ -153,7 +154,7 @@ def check_schedulers(hosts: Mapping[str, Host], diags: Diagnostics) -> None:
             reported.add((loc, message))
             diags.error(loc, _path(setting, key), message)
 
-    seen: dict[tuple[str, str], str] = {}
+    sharing: dict[tuple[str, str], list[Host]] = {}
     for host in hosts.values():
         sched = host.scheduler
         if sched.run_on != "local" and sched.run_on not in hosts:
@@ -162,13 +163,11 @@ def check_schedulers(hosts: Mapping[str, Host], diags: Diagnostics) -> None:
         if not SLURM_NODE_NAME.fullmatch(sched.node_name):
             error(host, "node_name", f"host '{host.name}': {_bad_name(sched.node_name)}")
             continue
-        other = seen.setdefault((sched.run_on, sched.node_name), host.name)
-        if other != host.name:
-            error(
-                host,
-                "node_name",
-                f"hosts '{other}' and '{host.name}' are both Slurm node '{sched.node_name}'",
-            )
+        sharing.setdefault((sched.run_on, sched.node_name), []).append(host)
+    for (_, node), same in sharing.items():
+        if len(same) > 1:
+            names = NodeSet.from_names(h.name for h in same)
+            error(same[0], "node_name", f"hosts {names} are all Slurm node '{node}'")
 
 
 def _path(setting: Setting | None, key: str) -> str:
