@@ -12,8 +12,10 @@ from dcctl.cli import (
     apply_cmd,
     health_cmd,
     inventory_cmd,
+    nodeset_cmd,
     plan_cmd,
     probe_cmd,
+    run_cmd,
     slurm_cmd,
     validate_cmd,
 )
@@ -24,8 +26,10 @@ app.add_typer(plan_cmd.app)
 app.add_typer(health_cmd.app)
 app.add_typer(slurm_cmd.app)
 app.command()(probe_cmd.probe)
+app.command(context_settings={"allow_interspersed_args": False})(run_cmd.run)
 app.command()(apply_cmd.apply)
 app.command()(validate_cmd.validate)
+app.command()(nodeset_cmd.nodeset)
 app.command()(slurm_cmd.drain)
 app.command()(slurm_cmd.resume)
 

@@ -82,6 +82,7 @@ class DcctlGroup(TyperGroup):
         """Run the CLI with global options hoisted."""
         if args is None:
             args = sys.argv[1:]
+        self.raw_args = list(args)  # what was typed (``dcctl run`` checks for its ``--``)
         return super().main(hoist_global_options(args), *a, **kw)
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:

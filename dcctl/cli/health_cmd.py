@@ -200,8 +200,9 @@ def health(
         loop_failed = _close_loop(state, fleet, local_scope, state_dir, dry_run, resume_after)
     if slurm:
         raise typer.Exit(int(ExitCode.OK))
-    if state.output == "nagios":
-        raise typer.Exit(fleet.status().exit_code)
+    if state.output == "nagios":  # Slurm not reached: UNKNOWN (3) unless already CRITICAL
+        code = fleet.status().exit_code
+        raise typer.Exit(3 if loop_failed and code != 2 else code)
     if loop_failed:
         raise typer.Exit(int(ExitCode.HOSTS_FAILED))
     counts = fleet.counts

@@ -9,7 +9,7 @@ import typer
 
 from dcctl.cli.check_report import ValidateFormat, report_checks
 from dcctl.cli.state import State
-from dcctl.errors import SelectionError
+from dcctl.errors import InputError, SelectionError
 from dcctl.inventory.loader import max_hosts_from
 from dcctl.inventory.views import host_record, host_settings, power_tree
 from dcctl.render.inventory import render_host_settings, render_host_table, render_power_tree
@@ -116,3 +116,43 @@ def tree(ctx: typer.Context) -> None:
     state.emit(
         Output("inventory.tree", lambda: view, lambda console: render_power_tree(console, view))
     )
+
+
+@app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-F",
+            metavar="FORMAT",
+            help="ansible, ssh-config, prometheus-sd, clustershell or hosts.",
+        ),
+    ],
+    to: Annotated[
+        Path | None,
+        typer.Option("--to", metavar="FILE", help="Write here (atomically) instead of stdout."),
+    ] = None,
+    exporter_port: Annotated[
+        int, typer.Option("--exporter-port", min=1, max=65535, help="prometheus-sd: the port.")
+    ] = 9100,
+) -> None:
+    """The inventory for the tools a site already runs (Ansible, OpenSSH, Prometheus, ...)."""
+    import os
+
+    from dcctl.inventory.export import ExportOptions, export
+
+    state: State = ctx.obj
+    text = export(state.inventory(), fmt, ExportOptions(exporter_port=exporter_port))
+    if to is None:
+        typer.echo(text, nl=False)
+        return
+    tmp = to.with_name(f".{to.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, to)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"--to {to}: {exc.strerror or exc}") from None
+    state.note(f"{to}: {fmt} export of {len(state.inventory().hosts)} host(s)")

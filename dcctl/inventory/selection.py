@@ -203,3 +203,27 @@ def select(inventory: Inventory, expression: str | None) -> NodeSet:
     if not result:
         raise SelectionError(f"selection '{expression}' matches no host")
     return result
+
+
+def evaluate_nodeset(expression: str, inventory: Inventory | None) -> NodeSet:
+    """Evaluate a ``dcctl nodeset`` expression.
+
+    Node ranges need not be inventory hosts; ``@group`` and globs are resolved against the
+    inventory (an error without one).
+    """
+    index = None
+    if inventory is not None:
+        groups = {name: group.hosts for name, group in inventory.groups.items()}
+        index = GroupIndex(groups, inventory.auto_groups, inventory.all_hosts)
+
+    def term(token: str) -> NodeSet:
+        if token.startswith("@") or any(c in token for c in "*?") or token == "all":
+            if index is None:
+                raise SelectionError(f"'{token}' needs an inventory (-i FILE) to resolve")
+            return resolve_term(token, index)
+        try:
+            return NodeSet.from_names(expand(token))
+        except NodeSetError as exc:
+            raise SelectionError(str(exc)) from None
+
+    return _Parser(expression, term).parse()
