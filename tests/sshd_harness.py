@@ -31,6 +31,7 @@ REPLAY = textwrap.dedent(
     MODE = {mode!r}
     OVERRIDES = {overrides!r}  # query field -> value, on GPU OVERRIDE_GPU: an injected fault
     OVERRIDE_GPU = {override_gpu!r}
+    APPS = {apps!r}  # (GPU index, pid, process name, MiB) for --query-compute-apps
     if MODE == "hang":
         time.sleep(3600)
 
@@ -53,12 +54,18 @@ REPLAY = textwrap.dedent(
             print(f'Field "{{missing[0]}}" is not a valid field to query.')
             sys.exit(2)
         values = dict(extra, **dict(zip(have, [c.strip() for c in rows[0].split(",")])))
-        for i in range(GPUS):
-            row = dict(values, index=str(i), uuid=values["uuid"][:-2] + f"{{i:02d}}",
-                       **{{"pci.bus_id": f"00000000:{{0x18 + i:02X}}:00.0"}})
-            if i == OVERRIDE_GPU:
-                row.update(OVERRIDES)
-            print(", ".join(row[f] for f in want))
+        loop_ms = int(args[args.index("-lms") + 1]) if "-lms" in args else None
+        while True:
+            for i in range(GPUS):
+                row = dict(values, index=str(i), uuid=values["uuid"][:-2] + f"{{i:02d}}",
+                           **{{"pci.bus_id": f"00000000:{{0x18 + i:02X}}:00.0"}})
+                if i == OVERRIDE_GPU:
+                    row.update(OVERRIDES)
+                print(", ".join(row[f] for f in want))
+            sys.stdout.flush()
+            if loop_ms is None:
+                break
+            time.sleep(loop_ms / 1000)
     elif args[:2] == ["-q", "-x"]:
         print("\\n".join(body("nvsmi_qx.xml")[1]))
     elif args[:1] == ["topo"]:
@@ -66,7 +73,9 @@ REPLAY = textwrap.dedent(
     elif args[:1] == ["nvlink"]:
         print("\\n".join(body("nvsmi_nvlink.txt")[1]))  # the capture: no NVLink (one VM GPU)
     elif any(a.startswith("--query-compute-apps=") for a in args):
-        pass
+        uuid0 = body("nvsmi_query_nounits.csv")[1][0].split(", ")[1]
+        for gpu, pid, name, mib in APPS:  # gpu_uuid,pid,process_name,used_memory
+            print(f"{{uuid0[:-2]}}{{gpu:02d}}, {{pid}}, {{name}}, {{mib}}")
     else:
         print("\\n".join(body("nvsmi_default.txt")[1]))
     '''
@@ -105,6 +114,7 @@ class SshServer:
     dmesg: str | None = None  # a kernel log to show instead of the machine's (injected Xids)
     shared_host_key: Path | None = None  # reuse one host key (benchmarks with many hosts)
     env: dict[str, str] | None = None  # more variables for every session (SLURM_CONF=...)
+    apps: list[tuple[int, int, str, int]] | None = None  # compute processes nvidia-smi lists
 
     def start(self) -> SshServer:
         """Write the config, start sshd in the foreground, wait until it listens."""
@@ -122,6 +132,7 @@ class SshServer:
                     mode=self.nvidia,
                     overrides=self.overrides or {},
                     override_gpu=self.override_gpu,
+                    apps=self.apps or [],
                 )
             )
             script.chmod(0o755)

@@ -149,6 +149,7 @@ def test_every_documented_kind_is_produced_and_every_writer_documented():
     # Checked against a real Slurm in tests/test_slurm_loop.py.
     produced |= {"slurm.actions", "slurm.action", "slurm.status", "slurm.node"}
     produced |= {"run", "run.host"}  # against real sshd in tests/test_run_e2e.py
+    produced |= {"top", "top.host"}  # against real sshd in tests/test_top_e2e.py
     assert set(KINDS) == produced
     text = DOC.read_text()
     for name in WRITERS:

@@ -43,7 +43,7 @@ def fake_node(directory: Path, dmesg: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     smi = directory / "nvidia-smi"
     smi.write_text(REPLAY.format(python=sys.executable, capture=str(FIXTURES), gpus=8,
-                                 mode="replay", overrides={}, override_gpu=0))  # fmt: skip
+                                 mode="replay", overrides={}, override_gpu=0, apps=[]))  # fmt: skip
     smi.chmod(0o755)
     fake = directory / "dmesg"
     fake.write_text("#!/bin/sh\ncat <<'EOF'\n" + dmesg + "\nEOF\n")

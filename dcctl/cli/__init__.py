@@ -17,6 +17,7 @@ from dcctl.cli import (
     probe_cmd,
     run_cmd,
     slurm_cmd,
+    top_cmd,
     validate_cmd,
 )
 from dcctl.cli.app import app
@@ -30,6 +31,7 @@ app.command(context_settings={"allow_interspersed_args": False})(run_cmd.run)
 app.command()(apply_cmd.apply)
 app.command()(validate_cmd.validate)
 app.command()(nodeset_cmd.nodeset)
+app.command()(top_cmd.top)
 app.command()(slurm_cmd.drain)
 app.command()(slurm_cmd.resume)
 

@@ -7,8 +7,14 @@ import subprocess
 import time
 from pathlib import Path
 
+from dcctl.errors import TransportError
 from dcctl.model.command import Command, CommandResult
 from dcctl.transport.base import register_transport
+from dcctl.transport.stream import PipeStream
+
+
+class CommandNotFound(TransportError):
+    """The command to stream is not installed here."""
 
 
 class LocalTransport:
@@ -52,6 +58,16 @@ class LocalTransport:
             err.decode(errors="replace"),
             time.monotonic() - start,
         )
+
+    def stream(self, command: Command) -> PipeStream:
+        """Start a long-running command here; its stdout is read as lines arrive."""
+        try:
+            proc = subprocess.Popen(list(command.argv), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    start_new_session=True)  # fmt: skip
+        except FileNotFoundError:
+            raise CommandNotFound(f"{command.argv[0]}: command not found") from None
+        return PipeStream(proc)
 
     def put(self, local: Path, remote: str) -> None:
         """Copy a file."""

@@ -21,6 +21,7 @@ import paramiko
 from dcctl.model.command import Command, CommandResult
 from dcctl.transport.base import AuthError, UnreachableError, register_transport, timeout_wrapped
 from dcctl.transport.hostkeys import KnownHosts
+from dcctl.transport.stream import ChannelStream
 from dcctl.transport.target import Target
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -341,6 +342,18 @@ class SshTransport:
             time.monotonic() - start,
             timed_out=timed_out,
         )
+
+    def stream(self, command: Command) -> ChannelStream:
+        """Start a long-running command; its stdout is read as lines arrive (one channel)."""
+        self.connect()
+        assert self._transport is not None
+        try:
+            channel = self._transport.open_session(timeout=self.endpoint.connect_timeout)
+            channel.exec_command(command.shell())
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            why = str(exc) or type(exc).__name__
+            raise UnreachableError(f"{self.host}: could not start a command: {why}") from None
+        return ChannelStream(channel)
 
     def put(self, local: Path, remote: str) -> None:
         """Copy a file to the host over SFTP."""
