@@ -141,7 +141,9 @@ def test_ctrl_c_stops_within_a_second(fleet):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "dcctl", "-i", str(fleet["inventory"]), "run", "-l", "h*", "--",
-         "sleep", "30"], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+         "sleep", "30"],
+        env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
     time.sleep(2.0)  # connected, sleeping on every host
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
