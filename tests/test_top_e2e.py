@@ -63,9 +63,9 @@ def fleet(tmp_path_factory):
         profiles:
           h100: {{baseline_w: 1000, gpu: {{model: NVIDIA H100 80GB HBM3, count: 8, tdp_w: 700}}}}
         hosts:
-          - {{name: gpu001, address: 127.0.0.91, profile: h100, ssh: {{port: {servers["gpu001"].port}}}}}
-          - {{name: gpu002, address: 127.0.0.92, profile: h100, ssh: {{port: {servers["gpu002"].port}}}}}
-          - {{name: cpu001, address: 127.0.0.93, ssh: {{port: {servers["cpu001"].port}}}}}
+          - {{name: gpu001, address: 127.0.0.91, profile: h100, ssh: {{port: {port["gpu001"]}}}}}
+          - {{name: gpu002, address: 127.0.0.92, profile: h100, ssh: {{port: {port["gpu002"]}}}}}
+          - {{name: cpu001, address: 127.0.0.93, ssh: {{port: {port["cpu001"]}}}}}
           - {{name: gpu003, address: 127.0.0.94, profile: h100, ssh: {{port: {down}}}}}
         sites:
           - name: s1
@@ -74,11 +74,11 @@ def fleet(tmp_path_factory):
               - name: hall
                 racks:
                   - name: rack-1
-                    hosts: "gpu[001-003],cpu001"
+                    hosts: "{members}"
                     power_budget_w: 40000
-                    pdus: [{{name: pdu-1, feed: feed-a, max_w: 30000, hosts: "gpu[001-003],cpu001"}}]
+                    pdus: [{{name: pdu-1, feed: feed-a, max_w: 30000, hosts: "{members}"}}]
         """)
-    )  # noqa: E501
+    )
     old = os.environ.get("HOME")
     os.environ["HOME"] = str(home)
     os.environ.pop("SSH_AUTH_SOCK", None)
