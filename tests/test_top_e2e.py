@@ -56,6 +56,8 @@ def fleet(tmp_path_factory):
     ))  # fmt: skip
     down = free_port("127.0.0.94")
     inventory = root / "inventory.yaml"
+    port = {name: s.port for name, s in servers.items()}
+    members = "gpu[001-003],cpu001"
     inventory.write_text(
         textwrap.dedent(f"""\
         defaults:
