@@ -157,7 +157,10 @@ def test_probe_host_marks_partial_results_timed_out():
 def test_timeout_wrapping_quotes_once():
     text = timeout_wrapped(Command.of(["printf", "%s", "a b; $(x)"]), 5)
     assert text == (
-        "if command -v timeout >/dev/null 2>&1; then exec timeout -k 2 5 printf %s 'a b; $(x)'; "
-        "else exec printf %s 'a b; $(x)'; fi"
+        "set -- printf %s 'a b; $(x)'; if command -v timeout >/dev/null 2>&1; "
+        'then exec timeout -k 2 5 "$@"; else exec "$@"; fi'
     )
+    assert text.count("a b; $(x)") == 1  # the command is sent once, however long
+    run = subprocess.run(["sh", "-c", text], capture_output=True, text=True, check=False)
+    assert run.stdout == "a b; $(x)"
     assert Command.of(["mysql", "-p", "hunter2"], secret=[2]).display() == "mysql -p '***'"

@@ -62,9 +62,11 @@ def timeout_wrapped(command: Command, timeout: float | None, kill_after: float =
     if timeout is None:
         return text
     limit = max(1, round(timeout))
+    # The argv is written once (``set --``), then run under timeout or without it: a probe script
+    # of 11 KB is sent once, not twice.
     return (
-        f"if command -v timeout >/dev/null 2>&1; "
-        f"then exec timeout -k {kill_after:g} {limit} {text}; else exec {text}; fi"
+        f"set -- {text}; if command -v timeout >/dev/null 2>&1; "
+        f'then exec timeout -k {kill_after:g} {limit} "$@"; else exec "$@"; fi'
     )
 
 
