@@ -109,7 +109,15 @@ class Lab:
         out.mkdir(exist_ok=True)
         python_replay = out / "render.py"
         python_replay.write_text(
-            REPLAY.format(python=sys.executable, capture=str(FIXTURES), gpus=8, mode="replay")
+            REPLAY.format(
+                python=sys.executable,
+                capture=str(FIXTURES),
+                gpus=8,
+                mode="replay",
+                overrides={},
+                override_gpu=0,
+                apps=[],
+            )
         )
         query = query_command().split()[1:]
         for name, args in (("query", query), ("topo", ["topo", "-m"]), ("xml", ["-q", "-x"])):
@@ -185,8 +193,22 @@ def timed(cmd: list[str], env: dict[str, str], stdout: Path) -> dict[str, float]
     }
 
 
+def probe_script(work: Path) -> Path:
+    """dcctl's own probe script (every probe), the same bytes for every tool, on every host.
+
+    The hosts share this machine's file system, so writing it once places it on every host.
+    """
+    from dcctl.probes.gather import ProbeScript
+    from dcctl.probes.registry import select_probes
+
+    script = ProbeScript.build(select_probes(None))
+    path = work / "probe.sh"
+    path.write_text(script.command.argv[-1])
+    return path
+
+
 def tools(lab: Lab, n: int, work: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
-    """Command lines of every tool for the first n hosts."""
+    """Command lines of every tool for the first n hosts: the probe script, then ``true``."""
     home = lab.home
     key = home / ".ssh" / "id_ed25519"
     known = home / ".ssh" / "known_hosts"
@@ -194,6 +216,8 @@ def tools(lab: Lab, n: int, work: Path) -> dict[str, tuple[list[str], dict[str, 
     env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
     env["HOME"] = str(home)
     (work / "hosts.txt").write_text("\n".join(hosts) + "\n")
+    script = probe_script(work)
+    run_script = f"sh {script}"
 
     inventory = work / "inventory.yaml"
     inventory.write_text(
@@ -215,39 +239,40 @@ def tools(lab: Lab, n: int, work: Path) -> dict[str, tuple[list[str], dict[str, 
     )
     (work / "pyinfra_inventory.py").write_text(f"hosts = {hosts!r}\n")
     ansible_env = dict(env, ANSIBLE_HOST_KEY_CHECKING="True", ANSIBLE_NOCOLOR="1")
+    dcctl = [sys.executable, "-m", "dcctl", "-q", "-i", str(inventory), "-o", "json"]
+    pool = [sys.executable, str(HERE / "paramiko_pool.py"), str(work / "hosts.txt"), str(key),
+            str(known), str(n)]  # fmt: skip
+    pyinfra = [str(ensure_venv("pyinfra", "pyinfra") / "pyinfra"),
+               str(work / "pyinfra_inventory.py"), "exec", "-y", "--parallel", str(n),
+               "--data", "ssh_user=root", "--data", f"ssh_key={key}",
+               "--data", f"ssh_known_hosts_file={known}",
+               "--data", "ssh_strict_host_key_checking=yes", "--"]  # fmt: skip
+    ansible = [str(ensure_venv("ansible", "ansible-core") / "ansible"), "all", "-i",
+               str(work / "ansible.ini"), "-f", str(n)]  # fmt: skip
+
+    def xargs(command: str, kex: str = "") -> list[str]:
+        extra = f" -o KexAlgorithms={kex}" if kex else ""
+        return ["sh", "-c", f"xargs -P {n} -I{{}} ssh {ssh_opts}{extra} root@{{}} {command} "
+                f"> /dev/null < {work}/hosts.txt"]  # fmt: skip
+
     out: dict[str, tuple[list[str], dict[str, str]]] = {
-        "dcctl probe (all probes)": (
-            [sys.executable, "-m", "dcctl", "-q", "-i", str(inventory), "-o", "json", "probe",
-             "--forks", str(n)],
+        # The probe script on every host (dcctl probe sends it inline and parses everything).
+        "dcctl probe (script)": ([*dcctl, "probe", "--forks", str(n)], env),
+        "dcctl run (script)": (
+            [*dcctl, "run", "-l", "all", "--forks", str(n), "--", "sh", str(script)],
             env,
-        ),
-        "dcctl probe -p system": (
-            [sys.executable, "-m", "dcctl", "-q", "-i", str(inventory), "-o", "json", "probe",
-             "--forks", str(n), "-p", "system"],
-            env,
-        ),
-        "paramiko pool (true)": (
-            [sys.executable, str(HERE / "paramiko_pool.py"), str(work / "hosts.txt"), str(key),
-             str(known), str(n)],
-            env,
-        ),
-        "pyinfra exec (true)": (
-            [str(ensure_venv("pyinfra", "pyinfra") / "pyinfra"), str(work / "pyinfra_inventory.py"),
-             "exec", "-y", "--parallel", str(n), "--data", "ssh_user=root",
-             "--data", f"ssh_key={key}", "--data", f"ssh_known_hosts_file={known}",
-             "--data", "ssh_strict_host_key_checking=yes", "--", "true"],
-            env,
-        ),
-        "ssh + xargs -P (true)": (
-            ["sh", "-c", f"xargs -P {n} -I{{}} ssh {ssh_opts} root@{{}} true < {work}/hosts.txt"],
-            env,
-        ),
-        "ansible -m shell (true)": (
-            [str(ensure_venv("ansible", "ansible-core") / "ansible"), "all", "-i",
-             str(work / "ansible.ini"), "-m", "shell", "-a", "true", "-f", str(n)],
-            ansible_env,
-        ),
-    }  # fmt: skip
+        ),  # fmt: skip
+        "paramiko pool (script)": ([*pool, run_script], env),
+        "pyinfra exec (script)": ([*pyinfra, run_script], env),
+        "ssh + xargs -P (script)": (xargs(run_script), env),
+        "ssh curve25519 (script)": (xargs(run_script, "curve25519-sha256"), env),
+        "ansible -m raw (script)": ([*ansible, "-m", "raw", "-a", run_script], ansible_env),
+        "ansible -m shell (script)": ([*ansible, "-m", "shell", "-a", run_script], ansible_env),
+        # A trivial command.
+        "dcctl run (true)": ([*dcctl, "run", "-l", "all", "--forks", str(n), "--", "true"], env),
+        "paramiko pool (true)": ([*pool, "true"], env),
+        "ssh + xargs -P (true)": (xargs("true"), env),
+    }
     return out
 
 
@@ -257,7 +282,18 @@ def check_dcctl(path: Path, n: int, probes: int) -> str:
         docs = json.loads(path.read_text())
     except json.JSONDecodeError:
         return "no JSON"
-    ok = sum(1 for d in docs if d["status"] == "ok" and len(d["results"]) == probes)
+    hosts = docs["hosts"] if isinstance(docs, dict) else docs
+    ok = sum(1 for d in hosts if d["status"] == "ok" and len(d["results"]) == probes)
+    return f"{ok}/{n} ok"
+
+
+def check_run(path: Path, n: int) -> str:
+    """How many hosts ``dcctl run`` reached with exit status 0."""
+    try:
+        docs = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return "no JSON"
+    ok = sum(1 for h in docs["hosts"] if h["status"] == "ok" and h["rc"] == 0)
     return f"{ok}/{n} ok"
 
 
@@ -266,6 +302,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", default="50,100,200")
     parser.add_argument("--tools", default="dcctl,paramiko,pyinfra,ssh,ansible")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool; medians shown")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "fanout")
     parser.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
     args = parser.parse_args()
@@ -290,26 +327,36 @@ def main() -> None:
             for name, (cmd, env) in tools(lab, n, work).items():
                 if not any(name.startswith(w) for w in wanted):
                     continue
-                result_file = work / f"{name.split()[0]}{'-system' if 'system' in name else ''}.out"
-                figures[name] = timed(cmd, env, result_file)
+                slug = name.replace(" ", "_").replace("(", "").replace(")", "").replace("+", "")
+                result_file = work / f"{slug}.out"
+                runs = []
+                for _ in range(args.repeat):
+                    runs.append(timed(cmd, env, result_file))
+                runs.sort(key=lambda f: f["wall_s"])
+                figures[name] = dict(runs[len(runs) // 2])
+                figures[name]["runs"] = [round(f["wall_s"], 2) for f in runs]  # type: ignore[assignment]
                 note = ""
-                if name.startswith("dcctl"):
-                    note = check_dcctl(result_file, n, 1 if "system" in name else 5)
+                if name.startswith("dcctl probe"):
+                    note = check_dcctl(result_file, n, 6)
+                elif name.startswith("dcctl run"):
+                    note = check_run(result_file, n)
                 elif name.startswith("paramiko"):
                     note = result_file.read_text().strip()
                 elif figures[name]["rc"] != 0:
                     note = f"rc={figures[name]['rc']} {figures[name]['stderr'][-200:]!r}"
                 figures[name]["note"] = note  # type: ignore[assignment]
-            floor = figures.get("paramiko pool (true)", {}).get("wall_s")
+            floors = {"script": figures.get("paramiko pool (script)", {}),
+                      "true": figures.get("paramiko pool (true)", {})}  # fmt: skip
             print(f"\nN = {n} hosts")
             print(f"{'tool':28s} {'wall s':>8s} {'CPU s':>8s} {'CPU ms/host':>12s} "
-                  f"{'peak MB':>8s} {'× floor':>8s}  note")  # fmt: skip
+                  f"{'peak MB':>8s} {'× pool':>8s}  runs; note")  # fmt: skip
             for name, f in figures.items():
+                floor = floors["script" if "(script)" in name else "true"].get("wall_s")
                 ratio = f"{f['wall_s'] / floor:.2f}" if floor else "-"
                 per_host = 1000 * f["cpu_s"] / n
                 print(
                     f"{name:28s} {f['wall_s']:8.2f} {f['cpu_s']:8.2f} {per_host:12.1f} "
-                    f"{f['peak_rss_mb']:8.0f} {ratio:>8s}  {f['note']}"
+                    f"{f['peak_rss_mb']:8.0f} {ratio:>8s}  {f['runs']}; {f['note']}"
                 )
             summary[str(n)] = {
                 k: {m: v[m] for m in ("wall_s", "cpu_s", "peak_rss_mb")} for k, v in figures.items()

@@ -1,7 +1,8 @@
 """The practical floor for a paramiko tool: a thread pool running one trivial command per host.
 
-Usage: paramiko_pool.py HOSTS_FILE KEY KNOWN_HOSTS FORKS — prints "ok N/M". Strict host-key
-checking against KNOWN_HOSTS (read once), the one key, user root.
+Usage: paramiko_pool.py HOSTS_FILE KEY KNOWN_HOSTS FORKS [COMMAND] — prints "ok N/M" (COMMAND
+defaults to ``true``; its whole stdout is read, as a tool that keeps the output must). Strict
+host-key checking against KNOWN_HOSTS (read once), the one key, user root.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import paramiko
 def main() -> None:
     """Connect to every host, run ``true``, count successes."""
     hosts_file, key_file, known_file, forks = sys.argv[1:5]
+    command = sys.argv[5] if len(sys.argv) > 5 else "true"
     hosts = [h.strip() for h in Path(hosts_file).read_text().splitlines() if h.strip()]
     key = paramiko.Ed25519Key.from_private_key_file(key_file)
     known = paramiko.HostKeys(known_file)
@@ -28,7 +30,8 @@ def main() -> None:
             client.connect(
                 host, username="root", pkey=key, look_for_keys=False, allow_agent=False, timeout=30
             )
-            _, stdout, _ = client.exec_command("true")
+            _, stdout, _ = client.exec_command(command)
+            stdout.read()
             return stdout.channel.recv_exit_status() == 0
         except Exception as exc:
             print(f"{host}: {exc}", file=sys.stderr)
