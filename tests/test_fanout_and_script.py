@@ -164,3 +164,17 @@ def test_timeout_wrapping_quotes_once():
     run = subprocess.run(["sh", "-c", text], capture_output=True, text=True, check=False)
     assert run.stdout == "a b; $(x)"
     assert Command.of(["mysql", "-p", "hunter2"], secret=[2]).display() == "mysql -p '***'"
+
+
+def test_paramiko_loads_without_invoke_until_match_exec_needs_it():
+    """invoke (~130 ms of start-up) is imported only when ~/.ssh/config's Match exec needs it."""
+    import sys
+
+    code = (
+        "import sys, dcctl.transport.ssh, paramiko.config as c\n"
+        "print(type(sys.modules['invoke']).__name__)\n"
+        "print(c.invoke.run.__module__.split('.')[0])\n"
+        "print(type(sys.modules['invoke']).__name__)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["_LazyModule", "invoke", "module"]
