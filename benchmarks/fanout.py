@@ -261,7 +261,7 @@ def tools(lab: Lab, n: int, work: Path) -> dict[str, tuple[list[str], dict[str, 
         "dcctl run (script)": (
             [*dcctl, "run", "-l", "all", "--forks", str(n), "--", "sh", str(script)],
             env,
-        ),  # fmt: skip
+        ),
         "paramiko pool (script)": ([*pool, run_script], env),
         "pyinfra exec (script)": ([*pyinfra, run_script], env),
         "ssh + xargs -P (script)": (xargs(run_script), env),
