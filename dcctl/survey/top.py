@@ -3,7 +3,7 @@
 Live mode keeps one SSH connection per host and one long-running query on it
 (``nvidia-smi --query-gpu=… --format=csv,noheader,nounits -lms N``), read as lines arrive: a
 refresh opens no channel and starts no process on the host. The top process per GPU comes from
-``--query-compute-apps`` on the same connection, every few refreshes. A host that stops
+``--query-compute-apps`` on the same connection, every 10 samples. A host that stops
 answering keeps its last sample, marked with why; it is reconnected with backoff (1, 2, 4 … 30 s).
 ``--once`` reads every host once (a short command each) for scripts and cron.
 """
@@ -265,7 +265,7 @@ class LiveFleet:
         hosts: Sequence[str],
         interval_s: float = 2.0,
         *,
-        processes_every: int = 5,
+        processes_every: int = 10,
         context: SshContext | None = None,
         transport_for: Callable[[str], Transport] | None = None,
     ) -> None:
@@ -297,8 +297,9 @@ class LiveFleet:
     def close(self) -> None:
         """Stop every reader (their streams and connections close)."""
         self.stop.set()
+        deadline = time.monotonic() + 2.0  # readers are daemons: never wait long for them all
         for thread in self.threads:
-            thread.join(timeout=2)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self.context.close()
 
     def view(self) -> list[HostLive]:
@@ -348,7 +349,7 @@ class LiveFleet:
         last = time.monotonic()
         try:
             while not self.stop.is_set():
-                stream.wait(min(1.0, self.interval_s))
+                stream.wait(self.interval_s + 1.0)  # woken by data; the timeout checks staleness
                 for gpus in batcher.feed(stream.read_lines()):
                     samples += 1
                     if self.processes_every and samples % self.processes_every == 1:
