@@ -14,7 +14,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 SLURMCTLD = "/usr/sbin/slurmctld"
@@ -197,3 +199,17 @@ PartitionName=gpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def temporary_cluster(nodes: int = 3, extra_conf: str = "") -> Iterator[SlurmCluster]:
+    """A started cluster in a fresh directory, removed afterwards.
+
+    Not under pytest's tmp: munged runs as the munge user and must traverse every parent.
+    """
+    root = Path(tempfile.mkdtemp(prefix="dcctl-slurm-"))
+    try:
+        with SlurmCluster(root, nodes=nodes, extra_conf=extra_conf) as cluster:
+            yield cluster
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -6,6 +6,7 @@ Each server has its own host key, authorized_keys, HOME (so no login shell reads
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,3 +210,34 @@ def sshd_available() -> str | None:
     if os.geteuid() != 0:
         return "sshd test servers need root (privilege separation directory)"
     return None
+
+
+def client_keys(home: Path) -> list[str]:
+    """A client key in ``home/.ssh`` (made once): the authorized_keys lines for the servers."""
+    (home / ".ssh").mkdir(parents=True, exist_ok=True)
+    key = new_key(home / ".ssh" / "id_ed25519")
+    return [f"ssh-ed25519 {key.get_base64()}"]
+
+
+def write_known_hosts(home: Path, servers: Iterable[SshServer]) -> None:
+    """``home/.ssh/known_hosts`` with every server's key, as OpenSSH writes entries."""
+    from dcctl.transport.hostkeys import host_id
+
+    (home / ".ssh" / "known_hosts").write_text("".join(
+        f"{host_id(s.address, s.port)} ssh-ed25519 {s.host_key.get_base64()}\n"
+        for s in servers if s.host_key is not None
+    ))  # fmt: skip
+
+
+@contextlib.contextmanager
+def client_home(home: Path) -> Iterator[Path]:
+    """``$HOME`` is ``home`` (its .ssh is the client's) and no agent, until the block ends."""
+    old, agent = os.environ.get("HOME"), os.environ.pop("SSH_AUTH_SOCK", None)
+    os.environ["HOME"] = str(home)
+    try:
+        yield home
+    finally:
+        if old is not None:
+            os.environ["HOME"] = old
+        if agent is not None:
+            os.environ["SSH_AUTH_SOCK"] = agent

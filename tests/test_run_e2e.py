@@ -15,8 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 from dcctl.cli import app
-from dcctl.transport.hostkeys import host_id
-from tests.sshd_harness import SshServer, free_port, new_key, sshd_available
+from tests.sshd_harness import (
+    SshServer,
+    client_home,
+    client_keys,
+    free_port,
+    sshd_available,
+    write_known_hosts,
+)
 from tests.test_json_schemas import check
 
 reason = sshd_available()
@@ -29,18 +35,14 @@ pytestmark = pytest.mark.skipif(
 def fleet(tmp_path_factory):
     root = tmp_path_factory.mktemp("run-fleet")
     home = root / "home"
-    (home / ".ssh").mkdir(parents=True)
-    client = new_key(home / ".ssh" / "id_ed25519")
-    ours = [f"ssh-ed25519 {client.get_base64()}"]
+    ours = client_keys(home)
     servers = [SshServer(f"h{i}", f"127.0.0.{80 + i}", root / f"h{i}", ours, nvidia=None)
                for i in range(1, 5)]  # fmt: skip
     for server in servers:
         server.start()
     for server in servers[1::2]:  # h2, h4 are "odd"
         (server.root / "home" / "odd").write_text("")
-    (home / ".ssh" / "known_hosts").write_text("".join(
-        f"{host_id(s.address, s.port)} ssh-ed25519 {s.host_key.get_base64()}\n" for s in servers
-    ))  # fmt: skip
+    write_known_hosts(home, servers)
     down = free_port("127.0.0.89")
     inventory = root / "inventory.yaml"
     inventory.write_text(textwrap.dedent(f"""\
@@ -51,12 +53,8 @@ def fleet(tmp_path_factory):
         f"  - {{name: {s.name}, address: {s.address}, ssh: {{port: {s.port}}}}}\n"
         for s in servers
     ) + f"  - {{name: down1, address: 127.0.0.89, ssh: {{port: {down}}}}}\n")  # fmt: skip
-    old = os.environ.get("HOME")
-    os.environ["HOME"] = str(home)
-    os.environ.pop("SSH_AUTH_SOCK", None)
-    yield {"inventory": inventory, "home": home, "root": root}
-    if old is not None:
-        os.environ["HOME"] = old
+    with client_home(home):
+        yield {"inventory": inventory, "home": home, "root": root}
     for server in servers:
         server.stop()
 

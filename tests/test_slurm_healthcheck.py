@@ -87,7 +87,7 @@ def checked_cluster():
         with SlurmCluster(root, nodes=2, extra_conf=extra) as c:
             yield c, work
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)  # the wrapper lives beside the cluster
 
 
 def nodes(cluster):

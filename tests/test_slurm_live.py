@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +12,7 @@ from dcctl.scheduler.slurm_nodes import (
     parse_scontrol_nodes,
     parse_sinfo_json,
 )
-from tests.slurm_harness import SlurmCluster, slurm_available
+from tests.slurm_harness import slurm_available, temporary_cluster
 
 reason = slurm_available()
 pytestmark = pytest.mark.skipif(
@@ -25,13 +22,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def cluster():
-    # Not under pytest's tmp: munged runs as the munge user and must traverse every parent.
-    root = Path(tempfile.mkdtemp(prefix="dcctl-slurm-"))
-    try:
-        with SlurmCluster(root, nodes=3) as c:
-            yield c
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with temporary_cluster(nodes=3) as c:
+        yield c
 
 
 def nodes(cluster):

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from dcctl.cli import app
 from dcctl.scheduler.slurm_nodes import parse_scontrol_nodes
-from dcctl.transport.hostkeys import host_id
-from tests.slurm_harness import SlurmCluster, slurm_available
-from tests.sshd_harness import SshServer, new_key, sshd_available
+from tests.slurm_harness import slurm_available, temporary_cluster
+from tests.sshd_harness import (
+    SshServer,
+    client_home,
+    client_keys,
+    sshd_available,
+    write_known_hosts,
+)
 from tests.test_json_schemas import check
 
 reason = slurm_available() or sshd_available()
@@ -38,12 +40,8 @@ QUIET = "[    0.5] NVRM: loading NVIDIA UNIX Open Kernel Module for x86_64  580.
 
 @pytest.fixture(scope="module")
 def cluster():
-    root = Path(tempfile.mkdtemp(prefix="dcctl-slurm-"))
-    try:
-        with SlurmCluster(root, nodes=3) as c:
-            yield c
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with temporary_cluster(nodes=3) as c:
+        yield c
 
 
 @pytest.fixture
@@ -56,9 +54,7 @@ def slurm(cluster):
 def fleet(cluster, tmp_path_factory):
     root = tmp_path_factory.mktemp("slurm-fleet")
     home = root / "home"
-    (home / ".ssh").mkdir(parents=True)
-    client = new_key(home / ".ssh" / "id_ed25519")
-    ours = [f"ssh-ed25519 {client.get_base64()}"]
+    ours = client_keys(home)
     servers = {
         f"gpu00{i}": SshServer(f"gpu00{i}", f"127.0.0.{70 + i}", root / f"gpu00{i}", ours,
                                dmesg=QUIET)
@@ -68,10 +64,7 @@ def fleet(cluster, tmp_path_factory):
                                env={"SLURM_CONF": cluster.env["SLURM_CONF"]})  # fmt: skip
     for server in servers.values():
         server.start()
-    (home / ".ssh" / "known_hosts").write_text("".join(
-        f"{host_id(s.address, s.port)} ssh-ed25519 {s.host_key.get_base64()}\n"
-        for s in servers.values()
-    ))  # fmt: skip
+    write_known_hosts(home, servers.values())
     common = textwrap.dedent(f"""\
         defaults:
           ssh: {{user: root, identity_file: {home}/.ssh/id_ed25519, connect_timeout: 3}}
@@ -105,12 +98,8 @@ def fleet(cluster, tmp_path_factory):
           - {{name: ctl, address: 127.0.0.79, ssh: {{port: {servers["ctl"].port}}}}}
         """)
     )
-    old = os.environ.get("HOME")
-    os.environ["HOME"] = str(home)
-    os.environ.pop("SSH_AUTH_SOCK", None)
-    yield {"inventory": inventory, "remote": remote, "servers": servers, "root": root}
-    if old is not None:
-        os.environ["HOME"] = old
+    with client_home(home):
+        yield {"inventory": inventory, "remote": remote, "servers": servers, "root": root}
     for server in servers.values():
         server.stop()
 

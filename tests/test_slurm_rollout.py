@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from dcctl.cli import app
 from dcctl.scheduler.slurm_nodes import parse_scontrol_nodes
-from tests.slurm_harness import SlurmCluster, slurm_available
+from tests.slurm_harness import slurm_available, temporary_cluster
 
 reason = slurm_available()
 pytestmark = pytest.mark.skipif(
@@ -34,12 +31,8 @@ HOSTS = ("gpu001", "gpu002", "gpu003", "gpu004")
 
 @pytest.fixture(scope="module")
 def cluster():
-    root = Path(tempfile.mkdtemp(prefix="dcctl-slurm-"))
-    try:
-        with SlurmCluster(root, nodes=4) as c:
-            yield c
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with temporary_cluster(nodes=4) as c:
+        yield c
 
 
 @pytest.fixture

@@ -22,8 +22,15 @@ from typer.testing import CliRunner
 from dcctl.cli import app
 from dcctl.inventory.loader import load_inventory
 from dcctl.survey.top import LiveFleet, parse_gpu_line, power_totals
-from dcctl.transport.hostkeys import host_id
-from tests.sshd_harness import FIXTURES, SshServer, free_port, new_key, sshd_available
+from tests.sshd_harness import (
+    FIXTURES,
+    SshServer,
+    client_home,
+    client_keys,
+    free_port,
+    sshd_available,
+    write_known_hosts,
+)
 from tests.test_json_schemas import check
 
 reason = sshd_available()
@@ -36,9 +43,7 @@ pytestmark = pytest.mark.skipif(
 def fleet(tmp_path_factory):
     root = tmp_path_factory.mktemp("top-fleet")
     home = root / "home"
-    (home / ".ssh").mkdir(parents=True)
-    client = new_key(home / ".ssh" / "id_ed25519")
-    ours = [f"ssh-ed25519 {client.get_base64()}"]
+    ours = client_keys(home)
     servers = {
         "gpu001": SshServer("gpu001", "127.0.0.91", root / "gpu001", ours,
                             apps=[(2, 4242, "/usr/bin/python3", 30000)]),
@@ -50,10 +55,7 @@ def fleet(tmp_path_factory):
     }  # fmt: skip
     for server in servers.values():
         server.start()
-    (home / ".ssh" / "known_hosts").write_text("".join(
-        f"{host_id(s.address, s.port)} ssh-ed25519 {s.host_key.get_base64()}\n"
-        for s in servers.values()
-    ))  # fmt: skip
+    write_known_hosts(home, servers.values())
     down = free_port("127.0.0.94")
     inventory = root / "inventory.yaml"
     port = {name: s.port for name, s in servers.items()}
@@ -81,12 +83,8 @@ def fleet(tmp_path_factory):
                     pdus: [{{name: pdu-1, feed: feed-a, max_w: 30000, hosts: "{members}"}}]
         """)
     )
-    old = os.environ.get("HOME")
-    os.environ["HOME"] = str(home)
-    os.environ.pop("SSH_AUTH_SOCK", None)
-    yield {"inventory": inventory, "servers": servers, "home": home, "root": root}
-    if old is not None:
-        os.environ["HOME"] = old
+    with client_home(home):
+        yield {"inventory": inventory, "servers": servers, "home": home, "root": root}
     for server in servers.values():
         server.stop()
 
