@@ -139,20 +139,16 @@ def export_cmd(
     ] = 9100,
 ) -> None:
     """The inventory for the tools a site already runs (Ansible, OpenSSH, Prometheus, ...)."""
-    import os
-
     from dcctl.inventory.export import ExportOptions, export
+    from dcctl.source.files import write_atomically
 
     state: State = ctx.obj
     text = export(state.inventory(), fmt, ExportOptions(exporter_port=exporter_port))
     if to is None:
         typer.echo(text, nl=False)
         return
-    tmp = to.with_name(f".{to.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text)
-        os.replace(tmp, to)
+        write_atomically(to, text, mode=0o644)  # read by other tools (Prometheus, Ansible)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"--to {to}: {exc.strerror or exc}") from None
     state.note(f"{to}: {fmt} export of {len(state.inventory().hosts)} host(s)")

@@ -11,8 +11,6 @@ like a saved Terraform plan. Secret values are never written: what is hashed is 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +21,7 @@ from dcctl.inventory.model import Inventory
 from dcctl.model.secrets import mask_data
 from dcctl.playbook.model import HostPlan, Outcome, Plan
 from dcctl.playbook.schema import Playbook
+from dcctl.source.files import write_atomically
 
 SCHEMA = "dcctl.apply.saved/1"
 
@@ -62,15 +61,7 @@ def save_plan(path: Path, plan: Plan, playbook: Playbook, inventory: Inventory,
         "hosts": hosts,
     }
     text = json.dumps(mask_data(document, plan.secrets), indent=2, ensure_ascii=False) + "\n"
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent or Path(".")))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(Path(path), text)
 
 
 def load_plan(path: Path, playbook: Playbook, inventory: Inventory) -> SavedPlan:

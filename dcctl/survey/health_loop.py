@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from dcctl.scheduler.actions import Decide, HostAction, Opener, run_actions
 from dcctl.scheduler.ownership import MAX_REASON, SchedulerAction, plan_drain, plan_resume
 from dcctl.scheduler.scope import SlurmScope
 from dcctl.scheduler.slurm_nodes import SlurmNode
+from dcctl.source.files import write_atomically
 from dcctl.survey.health import FleetHealth, HostHealth
 
 STATE_SCHEMA = "dcctl.health.state/1"
@@ -112,14 +112,10 @@ class HealthState:
         """Write atomically (a temporary file renamed over the old one)."""
         doc = {"schema": STATE_SCHEMA,
                "hosts": {n: m.to_dict() for n, m in sorted(self.hosts.items())}}  # fmt: skip
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(doc, indent=1) + "\n")
-            os.replace(tmp, self.path)
+            write_atomically(self.path, json.dumps(doc, indent=1) + "\n")
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise HealthStateError(f"health state {self.path}: {exc.strerror or exc}") from None
 
 

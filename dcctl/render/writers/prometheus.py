@@ -7,8 +7,6 @@ atomically (a temporary file in the same directory, then a rename), as the colle
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -17,6 +15,7 @@ from dcctl.errors import InputError
 from dcctl.model.monitoring import Metric
 from dcctl.render.output import Output
 from dcctl.render.writers.base import register
+from dcctl.source.files import write_atomically
 
 
 def _escape(value: str) -> str:
@@ -51,15 +50,7 @@ def write_textfile(path: Path, metrics: list[Metric]) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise InputError(f"{path}: no such directory {directory}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(exposition(metrics))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, exposition(metrics), mode=0o644)
 
 
 class PrometheusWriter:
