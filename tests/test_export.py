@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dcctl.cli import app
+from dcctl.errors import InputError
 from dcctl.inventory.export import ansible_group, export
 from dcctl.inventory.loader import load_inventory
 
@@ -210,3 +211,31 @@ def test_ansible_lists_the_same_hosts_groups_and_vars(site, tmp_path, ansible_in
     assert members("edge_ring") == {"edge1"}
     assert members("rack_rack_a1") == set(inventory.select("@rack:rack-a1"))
     assert members("all") == set(inventory.hosts)
+
+
+def test_hostile_values_cannot_inject_ssh_config_directives(tmp_path):
+    """A newline in identity_file would be a ProxyCommand in the file users then trust."""
+    evil = tmp_path / "evil.yaml"
+    injected = "/tmp/k\\nProxyCommand touch /tmp/pwned"
+    evil.write_text(f'hosts:\n  - name: h1\n    address: 10.0.0.1\n'
+                    f'    ssh: {{identity_file: "{injected}"}}\n')  # fmt: skip
+    result = CliRunner().invoke(app, ["-i", str(evil), "inventory", "export", "-F", "ssh-config"])
+    assert result.exit_code == 64
+    assert "evil.yaml:4:" in result.output and "identity_file: must be one line" in result.output
+    assert "ProxyCommand" not in result.stdout
+    from dcctl.inventory.export import _ssh_value
+
+    with pytest.raises(InputError):
+        _ssh_value('/tmp/a" ProxyCommand "x')
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None and not os.environ.get("CI"),
+                    reason="OpenSSH client not installed (.ci/run installs it)")  # fmt: skip
+def test_a_key_path_with_spaces_reads_back_whole(tmp_path):
+    path = tmp_path / "inventory.yaml"
+    path.write_text('hosts:\n  - name: h1\n    address: 10.0.0.1\n'
+                    '    ssh: {identity_file: "/keys/my key/id_ed25519"}\n')  # fmt: skip
+    config = exported(path, "ssh-config", tmp_path)
+    run = subprocess.run(["ssh", "-G", "-F", str(config), "h1"], capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    assert "identityfile /keys/my key/id_ed25519" in run.stdout.splitlines()

@@ -149,6 +149,17 @@ def _strict(host: Host) -> str:
     return "accept-new" if host.ssh.host_key_policy == "accept-new" else "yes"
 
 
+def _ssh_value(value: str) -> str:
+    """A value as ssh_config reads it back: one token, double-quoted when it has a space.
+
+    Control characters and double quotes are refused: a newline would start a directive of its
+    own (``ProxyCommand …``) in the file the user then trusts.
+    """
+    if not value.isprintable() or '"' in value:
+        raise InputError(f"ssh-config export: {value!r} cannot be written as one ssh_config value")
+    return f'"{value}"' if any(c.isspace() for c in value) else value
+
+
 def write_ssh_config(inventory: Inventory, options: ExportOptions) -> str:
     """``Host`` blocks for ``ssh -F FILE HOST`` (local-transport hosts are left out)."""
     del options
@@ -163,7 +174,7 @@ def write_ssh_config(inventory: Inventory, options: ExportOptions) -> str:
         if ssh.port:
             lines.append(f"    Port {ssh.port}")
         if ssh.identity_file:
-            lines.append(f"    IdentityFile {ssh.identity_file}")
+            lines.append(f"    IdentityFile {_ssh_value(ssh.identity_file)}")
         if ssh.proxy_jump:
             lines.append(f"    ProxyJump {ssh.proxy_jump}")
         lines.append(f"    StrictHostKeyChecking {_strict(host)}")

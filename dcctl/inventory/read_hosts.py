@@ -132,6 +132,10 @@ def _read_ssh(fields: Fields, origin: str) -> dict[str, Setting]:
     put("user", user)
     put("port", fields.number("port", minimum=1, maximum=65535, integer=True))
     identity = fields.str("identity_file")
+    if identity is not None and not identity.isprintable():
+        # A newline here would become a directive of its own in an exported ssh_config.
+        fields.error("identity_file", "must be one line of printable characters")
+        identity = None
     if identity is not None and not identity.startswith(("~", "/")):
         identity = os.path.normpath(os.path.join(fields.source.directory, identity))
     put("identity_file", identity)
