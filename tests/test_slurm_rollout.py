@@ -193,3 +193,24 @@ def test_ctrl_c_while_draining_then_resume_leaves_no_node_drained(slurm, site):
     assert again.exit_code == 0, again.output
     assert all((site["boxes"][h] / "applied").exists() for h in HOSTS)
     assert not any(n.drain for n in nodes(slurm).values())  # none left drained by mistake
+
+
+def test_slurm_unreachable_before_a_batch_changes_nothing_and_exits_3(tmp_path):
+    box = tmp_path / "box"
+    box.mkdir()
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        f"hosts:\n  - {{name: gpu001, transport: local, vars: {{box: '{box}'}}}}\n"
+    )
+    playbook = tmp_path / "p.yaml"
+    playbook.write_text('name: p\nhosts: all\nresources:\n'
+                        '  - {type: file, path: "{{ box }}/conf", content: "x\\n"}\n')  # fmt: skip
+    conf = tmp_path / "slurm.conf"  # a controller on a port nothing listens on
+    conf.write_text("ClusterName=none\nSlurmctldHost=localhost\nSlurmctldPort=2\n"
+                    "NodeName=gpu001 CPUs=1\nPartitionName=p Nodes=ALL\n")  # fmt: skip
+    env = {"SLURM_CONF": str(conf), "DCCTL_STATE_DIR": str(tmp_path / "state")}
+    result = CliRunner().invoke(app, ["-i", str(inventory), "apply", str(playbook), "--yes",
+                                      "--drain-with", "slurm"], env=env)  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert "slurm:" in result.output and "unreachable" in result.output
+    assert not (box / "conf").exists()  # not drained, so not changed
