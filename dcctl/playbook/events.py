@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from dcctl.playbook.journal import Journal
 
@@ -138,6 +138,7 @@ class Handler(Protocol):
         """React to one event."""
 
 
+@runtime_checkable
 class JournalledHandler(Handler, Protocol):
     """A handler that also writes its own events to the run's journal (bound at the start)."""
 

@@ -33,6 +33,7 @@ from dcctl.playbook.events import (
     HostFinished,
     HostStarted,
     JournalHandler,
+    JournalledHandler,
     RolloutStopped,
     RunFinished,
     RunStarted,
@@ -271,9 +272,8 @@ def apply_plan(
     journal = Journal(options.state_dir / "runs", run_id, plan.secrets | playbook.secret_values)
     gate = [HealthGate(health)] if health is not None else []
     for handler in handlers:
-        bind = getattr(handler, "bind", None)
-        if bind is not None:
-            bind(journal)
+        if isinstance(handler, JournalledHandler):
+            handler.bind(journal)
     bus = Bus([JournalHandler(journal), *handlers, *gate])
     result = ApplyResult(run_id)
     skip = skip or set()

@@ -21,7 +21,7 @@ from dcctl.inventory.model import Inventory
 from dcctl.model.command import Command
 from dcctl.probes.gpu_model import THROTTLE_REASONS, decode_clock_events
 from dcctl.transport.base import Transport
-from dcctl.transport.fanout import fan_out
+from dcctl.transport.fanout import classify, fan_out
 from dcctl.transport.registry import make_transport
 from dcctl.transport.ssh import SshContext
 
@@ -196,12 +196,6 @@ class Batcher:
         return done
 
 
-def _classify(exc: BaseException) -> str:
-    from dcctl.transport.fanout import classify
-
-    return classify(exc).value
-
-
 # -- once ------------------------------------------------------------------------------------
 
 
@@ -331,7 +325,7 @@ class LiveFleet:
                 self._stream(name, transport)
                 backoff = 1.0
             except Exception as exc:  # a host that fails never stops the others
-                self._set(name, status=_classify(exc), error=str(exc) or type(exc).__name__)
+                self._set(name, status=classify(exc).value, error=str(exc) or type(exc).__name__)
             finally:
                 transport.close()
             if self.stop.wait(backoff):
